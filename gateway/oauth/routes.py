@@ -1,0 +1,173 @@
+"""OAuth endpoints: metadata, JWKS, PAR, token, revocation, introspection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from gateway.deps import ServicesDep
+from gateway.oauth.requests import OAuthError, json_response, oauth_error_response, read_form
+from gateway.oauth.server import GatewayOAuth2Request
+from gateway.services import Services
+from policies.dpop import DPOP_ALGS, DPoPError, UseDPoPNonce
+
+router = APIRouter(tags=["OAuth 2.0"])
+
+
+def metadata(services: Services) -> dict[str, Any]:
+    s = services.settings
+    base = s.issuer
+    methods = (
+        ["private_key_jwt"]
+        if s.is_strict
+        else ["private_key_jwt", "client_secret_basic", "client_secret_post"]
+    )
+    return {
+        "issuer": base,
+        "authorization_endpoint": f"{base}/oauth/authorize",
+        "token_endpoint": f"{base}/oauth/token",
+        "pushed_authorization_request_endpoint": f"{base}/oauth/par",
+        "require_pushed_authorization_requests": bool(s.is_strict),
+        "jwks_uri": f"{base}/oauth/jwks",
+        "revocation_endpoint": f"{base}/oauth/revoke",
+        "introspection_endpoint": f"{base}/oauth/introspect",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": methods,
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "PS256"],
+        "revocation_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_methods_supported": methods,
+        "dpop_signing_alg_values_supported": list(DPOP_ALGS),
+        "authorization_response_iss_parameter_supported": True,
+        "scopes_supported": services.auth_server.scopes_supported,
+        "service_documentation": f"{base}/",
+    }
+
+
+@router.get("/.well-known/oauth-authorization-server", summary="Authorization server metadata")
+async def authorization_server_metadata(services: ServicesDep) -> Response:
+    return json_response(metadata(services), headers={"Cache-Control": "max-age=300"})
+
+
+@router.get("/oauth/jwks", summary="Public signing keys")
+async def jwks(services: ServicesDep) -> Response:
+    return json_response(services.keys.jwks(), headers={"Cache-Control": "max-age=60"})
+
+
+async def _dpop_jkt(services: Services, request: Request, path: str) -> str | None:
+    proof = request.headers.get("dpop")
+    if proof is None:
+        return None
+    try:
+        verified = await services.dpop.verify(proof, "POST", services.settings.issuer + path)
+    except UseDPoPNonce as exc:
+        raise OAuthError(exc.error, exc.detail, headers={"DPoP-Nonce": exc.nonce}) from None
+    except DPoPError as exc:
+        raise OAuthError(exc.error, exc.detail) from None
+    return verified.jkt
+
+
+async def _oauth_request(services: Services, request: Request, path: str) -> GatewayOAuth2Request:
+    form = await read_form(request)
+    jkt = await _dpop_jkt(services, request, path)
+    return GatewayOAuth2Request("POST", services.settings.issuer + path, form, request.headers, jkt)
+
+
+def _authlib_response(result: tuple[int, Any, Any]) -> Response:
+    status, body, headers = result
+    extra = {k: v for k, v in (headers or []) if k.lower() != "content-type"}
+    return json_response(body, status, extra)
+
+
+def _authlib_error(request: Request, error: OAuth2Error) -> Response:
+    status = error.status_code or 400
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="obgw"'
+    return oauth_error_response(
+        request, OAuthError(error.error, error.description or error.error, status, headers)
+    )
+
+
+@router.post("/oauth/par", status_code=201, summary="Pushed authorization request (RFC 9126)")
+async def pushed_authorization_request(request: Request, services: ServicesDep) -> Response:
+    try:
+        oauth_request = await _oauth_request(services, request, "/oauth/par")
+        methods = (
+            ["private_key_jwt"]
+            if services.settings.is_strict
+            else ["private_key_jwt", "client_secret_basic", "client_secret_post"]
+        )
+        client = await run_in_threadpool(
+            services.auth_server.authenticate_client, oauth_request, methods, "par"
+        )
+        pushed = await services.flow.push(client.client, oauth_request.form, oauth_request.dpop_jkt)
+    except OAuthError as error:
+        return oauth_error_response(request, error)
+    except OAuth2Error as error:
+        return _authlib_error(request, error)
+    return json_response(
+        {"request_uri": pushed.request_uri, "expires_in": services.settings.par_ttl}, 201
+    )
+
+
+@router.post("/oauth/token", summary="Token endpoint")
+async def token(request: Request, services: ServicesDep) -> Response:
+    try:
+        oauth_request = await _oauth_request(services, request, "/oauth/token")
+        if services.settings.is_strict and oauth_request.dpop_jkt is None:
+            raise OAuthError("invalid_dpop_proof", "the strict profile requires a DPoP proof")
+        if not oauth_request.form.get("grant_type"):
+            raise OAuthError("invalid_request", "'grant_type' is required")
+        result = await run_in_threadpool(services.auth_server.create_token_response, oauth_request)
+    except OAuthError as error:
+        return oauth_error_response(request, error)
+    status, body, _ = result
+    if status >= 400:
+        return oauth_error_response(
+            request,
+            OAuthError(
+                body.get("error", "invalid_request"),
+                body.get("error_description", "the token request was refused"),
+                status,
+                {"WWW-Authenticate": 'Basic realm="obgw"'} if status == 401 else None,
+            ),
+        )
+    return _authlib_response(result)
+
+
+async def _endpoint(request: Request, services: Services, name: str, path: str) -> Response:
+    try:
+        oauth_request = await _oauth_request(services, request, path)
+        result = await run_in_threadpool(
+            services.auth_server.create_endpoint_response, name, oauth_request
+        )
+    except OAuthError as error:
+        return oauth_error_response(request, error)
+    status, body, _ = result
+    if status >= 400:
+        return oauth_error_response(
+            request,
+            OAuthError(
+                body.get("error", "invalid_request"),
+                body.get("error_description", "the request was refused"),
+                status,
+            ),
+        )
+    return _authlib_response(result)
+
+
+@router.post("/oauth/revoke", summary="Token revocation (RFC 7009)")
+async def revoke(request: Request, services: ServicesDep) -> Response:
+    return await _endpoint(request, services, "revocation", "/oauth/revoke")
+
+
+@router.post("/oauth/introspect", summary="Token introspection (RFC 7662)")
+async def introspect(request: Request, services: ServicesDep) -> Response:
+    return await _endpoint(request, services, "introspection", "/oauth/introspect")

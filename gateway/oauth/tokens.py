@@ -1,0 +1,103 @@
+"""Minting RFC 9068 JWT access tokens (and refresh tokens for customer grants)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from joserfc import jwt
+
+from gateway.ids import new_id
+from gateway.oauth.keys import KeyStore
+from gateway.oauth.store import OAuthStore
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Who a token acts for: the client itself, or a customer through a consent."""
+
+    sub: str
+    partner_id: str
+    grant_id: str | None = None
+    consent_id: str | None = None
+    customer_ref: str | None = None
+    consent_expires_at: datetime | None = None
+
+
+class TokenIssuer:
+    """Signs access tokens with the active key and records them for revocation."""
+
+    def __init__(
+        self,
+        issuer: str,
+        keys: KeyStore,
+        store: OAuthStore,
+        *,
+        access_ttl: int,
+        refresh_ttl: int,
+    ) -> None:
+        self.issuer = issuer
+        self.keys = keys
+        self.store = store
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+
+    async def issue(
+        self,
+        *,
+        client_id: str,
+        subject: Subject,
+        scope: str,
+        jkt: str | None,
+        include_refresh_token: bool,
+    ) -> dict[str, Any]:
+        self.keys.refresh()
+        key = self.keys.active
+        now = int(time.time())
+        jti = new_id("at", 16)
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.issuer,
+            "sub": subject.sub,
+            "client_id": client_id,
+            "partner_id": subject.partner_id,
+            "scope": scope,
+            "jti": jti,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.access_ttl,
+        }
+        if subject.consent_id:
+            claims["consent_id"] = subject.consent_id
+        if jkt:
+            claims["cnf"] = {"jkt": jkt}
+        header = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
+        access_token = jwt.encode(
+            header, claims, self.keys.private_key(key.kid), algorithms=[key.alg]
+        )
+        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+        await self.store.record_access_token(
+            jti, client_id, subject.grant_id, subject.consent_id, expires_at
+        )
+        token: dict[str, Any] = {
+            "access_token": access_token,
+            "token_type": "DPoP" if jkt else "Bearer",
+            "expires_in": self.access_ttl,
+            "scope": scope,
+        }
+        if include_refresh_token and subject.grant_id:
+            refresh_expiry = datetime.now(UTC) + timedelta(seconds=self.refresh_ttl)
+            if subject.consent_expires_at is not None:
+                refresh_expiry = min(refresh_expiry, subject.consent_expires_at)
+            token["refresh_token"] = await self.store.create_refresh_token(
+                client_id=client_id,
+                grant_id=subject.grant_id,
+                consent_id=subject.consent_id,
+                customer_ref=subject.customer_ref,
+                scope=scope,
+                dpop_jkt=jkt,
+                expires_at=refresh_expiry,
+            )
+        return token

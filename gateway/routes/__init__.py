@@ -1,0 +1,1 @@
+"""Capability routes (`/v1`): thin: parse, call the core, shape the response."""

@@ -1,0 +1,94 @@
+"""Accounts and balances (A2: customer account information, through a consent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Path
+
+from adapters.contract import Account, CoreContext
+from gateway.deps import AccountsList, AccountsRead, BalancesRead, ServicesDep
+from gateway.errors import NotFoundError
+from gateway.routes.params import Cursor, PageSize
+from gateway.routes.shape import day, listing, money, page, timestamp
+from gateway.services import Services
+from policies.pipeline import RequestContext
+
+router = APIRouter(prefix="/v1/accounts", tags=["Accounts"])
+AccountId = Path(pattern=r"^acc_[a-z2-7]{1,64}$", description="An account id from /v1/accounts")
+A2 = {"x-security-level": "A2"}
+
+
+def _core_ctx(ctx: RequestContext) -> CoreContext:
+    assert ctx.grant is not None
+    return CoreContext(ctx.grant.partner_id, ctx.request_id)
+
+
+def _account_ref(ctx: RequestContext, account_id: str) -> str:
+    """The core reference of a consented account; anything else is simply not found."""
+    assert ctx.consent is not None
+    ref = ctx.consent.accounts.get(account_id)
+    if ref is None:
+        raise NotFoundError("no such account under this consent")
+    return ref
+
+
+def _account_json(ctx: RequestContext, account_id: str, account: Account) -> dict[str, Any]:
+    assert ctx.consent is not None
+    body: dict[str, Any] = {
+        "account_id": account_id,
+        "account_type": account.account_type,
+        "account_subtype": account.account_subtype,
+        "nickname": account.nickname,
+        "currency": account.currency,
+        "status": account.status.value,
+        "opened_on": day(account.opened_on),
+    }
+    if "ReadAccountsDetail" in ctx.consent.permissions:
+        body["account_number"] = account.account_number
+    return body
+
+
+@router.get("", summary="The consented accounts", openapi_extra=A2)
+async def list_accounts(
+    ctx: AccountsList, services: ServicesDep, page_size: PageSize = 50, cursor: Cursor = None
+) -> dict[str, Any]:
+    assert ctx.consent is not None
+    assert ctx.consent.customer_ref is not None
+    wanted = {ref: acc_id for acc_id, ref in ctx.consent.accounts.items()}
+    accounts = await services.core.list_accounts(_core_ctx(ctx), ctx.consent.customer_ref)
+    selected = [(wanted[a.core_ref], a) for a in accounts if a.core_ref in wanted]
+    chunk, next_cursor = page(selected, page_size, cursor)
+    return listing([_account_json(ctx, i, a) for i, a in chunk], next_cursor)
+
+
+@router.get("/{account_id}", summary="One consented account", openapi_extra=A2)
+async def get_account(
+    ctx: AccountsRead, services: ServicesDep, account_id: str = AccountId
+) -> dict[str, Any]:
+    account = await services.core.get_account(_core_ctx(ctx), _account_ref(ctx, account_id))
+    return _account_json(ctx, account_id, account)
+
+
+@router.get("/{account_id}/balances", summary="Balances of a consented account", openapi_extra=A2)
+async def get_balances(
+    ctx: BalancesRead, services: ServicesDep, account_id: str = AccountId
+) -> dict[str, Any]:
+    return await balances_of(services, ctx, account_id)
+
+
+async def balances_of(services: Services, ctx: RequestContext, account_id: str) -> dict[str, Any]:
+    balances = await services.core.get_balances(_core_ctx(ctx), _account_ref(ctx, account_id))
+    return listing(
+        [
+            {
+                "account_id": account_id,
+                "type": b.type.value,
+                "amount": money(b.amount),
+                "credit_debit": b.credit_debit,
+                "as_of": timestamp(b.as_of),
+            }
+            for b in balances
+        ],
+        None,
+    )

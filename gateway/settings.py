@@ -1,0 +1,107 @@
+"""Settings: one pydantic-settings class, read from `OBGW_*` environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+class FapiProfile(StrEnum):
+    STRICT = "strict"
+    BASELINE = "baseline"
+
+
+class CoreKind(StrEnum):
+    SANDBOX = "sandbox"
+    FINERACT = "fineract"
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when the URL's host is a loopback address or `localhost`."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Every knob of the gateway; DESIGN §2 names them. All optional."""
+
+    model_config = SettingsConfigDict(env_prefix="OBGW_", extra="ignore")
+
+    environment: Environment = Environment.SANDBOX
+    port: int = 8000
+    issuer: str = ""
+    data_dir: Path = Path(".obgw")
+    database_url: str = ""
+    redis_url: str = ""
+    core: CoreKind | None = None
+    fineract_url: str = ""
+    fineract_tenant: str = "default"
+    fineract_username: str = ""
+    fineract_password: str = ""
+    policy_file: Path | None = None
+    fapi_profile: FapiProfile | None = None
+    otlp_endpoint: str = ""
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    access_token_ttl: int = Field(default=300, ge=30, le=3600)
+    authorization_code_ttl: int = Field(default=60, ge=5, le=60)
+    par_ttl: int = Field(default=90, ge=10, le=90)
+    refresh_token_ttl: int = Field(default=90 * 86400, ge=3600)
+    dpop_iat_window: int = Field(default=60, ge=5, le=600)
+    dpop_require_nonce: bool = False
+    max_body_bytes: int = 64 * 1024
+    revocation_poll_interval: float = Field(default=0.5, gt=0, le=1.0)
+
+    @model_validator(mode="after")
+    def _defaults_and_checks(self) -> Settings:
+        if not self.issuer:
+            self.issuer = f"http://127.0.0.1:{self.port}"
+        self.issuer = self.issuer.rstrip("/")
+        scheme = urlsplit(self.issuer).scheme
+        if scheme != "https" and not (scheme == "http" and is_loopback_url(self.issuer)):
+            raise ValueError(
+                f"OBGW_ISSUER={self.issuer!r} must be an https URL "
+                "(plain http is accepted only for loopback development issuers)"
+            )
+        if self.core is None:
+            is_sandbox = self.environment is Environment.SANDBOX
+            self.core = CoreKind.SANDBOX if is_sandbox else CoreKind.FINERACT
+        if self.fapi_profile is None:
+            self.fapi_profile = (
+                FapiProfile.BASELINE
+                if self.environment is Environment.SANDBOX
+                else FapiProfile.STRICT
+            )
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'obgw.db'}"
+        if self.core is CoreKind.FINERACT and not self.fineract_url:
+            raise ValueError("OBGW_CORE=fineract needs OBGW_FINERACT_URL (the core's base URL)")
+        return self
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.environment is Environment.SANDBOX
+
+    @property
+    def is_strict(self) -> bool:
+        return self.fapi_profile is FapiProfile.STRICT
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

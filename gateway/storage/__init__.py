@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy Core tables and the async database handle (SQLite or PostgreSQL)."""

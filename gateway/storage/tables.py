@@ -1,0 +1,161 @@
+"""The schema, as SQLAlchemy Core tables. Migrations in `gateway/migrations` create it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite keeps no offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+partners = sa.Table(
+    "partners",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("sector", sa.String(20), nullable=False),
+    sa.Column("tier", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("contact_email", sa.String(320)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+clients = sa.Table(
+    "clients",
+    metadata,
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("partner_id", sa.String(40), sa.ForeignKey("partners.id")),
+    sa.Column("kind", sa.String(10), nullable=False),  # partner | ops
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("secret_hash", sa.String(128)),
+    sa.Column("jwks", sa.JSON()),
+    sa.Column("auth_method", sa.String(40), nullable=False),
+    sa.Column("scopes", sa.Text(), nullable=False),
+    sa.Column("redirect_uris", sa.JSON(), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+sa.Index("ix_clients_partner", clients.c.partner_id)
+
+authorization_requests = sa.Table(
+    "authorization_requests",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # SHA-256 of the request_uri
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("params", sa.JSON(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("consumed_at", UTCDateTime()),
+)
+
+authorization_codes = sa.Table(
+    "authorization_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("grant_id", sa.String(40), nullable=False),
+    sa.Column("redirect_uri", sa.Text(), nullable=False),
+    sa.Column("scope", sa.Text(), nullable=False),
+    sa.Column("consent_id", sa.String(40)),
+    sa.Column("customer_ref", sa.String(200)),
+    sa.Column("code_challenge", sa.String(128), nullable=False),
+    sa.Column("code_challenge_method", sa.String(10), nullable=False),
+    sa.Column("dpop_jkt", sa.String(64)),
+    sa.Column("auth_time", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("used_at", UTCDateTime()),
+)
+
+access_tokens = sa.Table(
+    "access_tokens",
+    metadata,
+    sa.Column("jti", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("grant_id", sa.String(40)),
+    sa.Column("consent_id", sa.String(40)),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime()),
+)
+sa.Index("ix_access_tokens_grant", access_tokens.c.grant_id)
+sa.Index("ix_access_tokens_expires", access_tokens.c.expires_at)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("grant_id", sa.String(40), nullable=False),
+    sa.Column("consent_id", sa.String(40)),
+    sa.Column("customer_ref", sa.String(200)),
+    sa.Column("scope", sa.Text(), nullable=False),
+    sa.Column("dpop_jkt", sa.String(64)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime()),
+)
+sa.Index("ix_refresh_tokens_grant", refresh_tokens.c.grant_id)
+
+revocations = sa.Table(
+    "revocations",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("kind", sa.String(20), nullable=False),  # jti | consent | client | partner
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+used_jtis = sa.Table(
+    "used_jtis",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("partner_id", sa.String(40), nullable=False),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("permissions", sa.JSON(), nullable=False),
+    sa.Column("status", sa.String(30), nullable=False),
+    sa.Column("expires_at", UTCDateTime()),
+    sa.Column("payment", sa.JSON()),
+    sa.Column("customer_ref", sa.String(200)),
+    sa.Column("psu_id", sa.String(40)),
+    sa.Column("accounts", sa.JSON()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+sa.Index("ix_consents_partner", consents.c.partner_id)
+sa.Index("ix_consents_psu", consents.c.psu_id)

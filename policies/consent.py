@@ -1,0 +1,74 @@
+"""Consent: customer data only through an authorised, unexpired consent with the permission.
+
+Consents are read through a `ConsentLookup` (the gateway's store) behind a short-TTL
+cache, invalidated as soon as a revocation is seen.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from policies.errors import ConsentInsufficientError, InvalidTokenError
+from policies.pipeline import BasePolicy, ConsentView, RequestContext
+from policies.revocation import RevocationList
+
+
+class ConsentLookup(Protocol):
+    async def consent_view(self, consent_id: str) -> ConsentView | None: ...
+
+
+class ConsentCache:
+    """Consent views cached for `ttl` seconds; revocations evict immediately."""
+
+    def __init__(self, lookup: ConsentLookup, revocations: RevocationList, ttl: float = 5.0):
+        self.lookup = lookup
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, ConsentView | None]] = {}
+        revocations.on_revoke(self._evict)
+
+    def _evict(self, kind: str, value: str) -> None:
+        if kind == "consent":
+            self._entries.pop(value, None)
+
+    def invalidate(self, consent_id: str) -> None:
+        self._entries.pop(consent_id, None)
+
+    async def get(self, consent_id: str) -> ConsentView | None:
+        now = time.monotonic()
+        entry = self._entries.get(consent_id)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        view = await self.lookup.consent_view(consent_id)
+        if len(self._entries) > 50_000:
+            self._entries.clear()
+        self._entries[consent_id] = (now + self.ttl, view)
+        return view
+
+
+class ConsentPolicy(BasePolicy):
+    """Attaches the consent to the context and checks status, expiry and permission."""
+
+    name = "consent"
+
+    def __init__(self, cache: ConsentCache) -> None:
+        self.cache = cache
+
+    async def on_request(self, ctx: RequestContext) -> None:
+        if not ctx.product.requires_consent:
+            return
+        grant = ctx.grant
+        assert grant is not None, "authentication runs before consent"
+        if grant.consent_id is None:
+            raise ConsentInsufficientError("customer data needs a token issued for a consent")
+        consent = await self.cache.get(grant.consent_id)
+        if consent is None or consent.client_id != grant.client_id:
+            raise InvalidTokenError("the consent behind this token no longer exists")
+        if consent.status != "Authorised":
+            raise InvalidTokenError(f"the consent is {consent.status}")
+        if consent.expires_at is not None and consent.expires_at <= time.time():
+            raise InvalidTokenError("the consent has expired")
+        if not consent.permissions.intersection(ctx.product.permissions):
+            wanted = " or ".join(ctx.product.permissions)
+            raise ConsentInsufficientError(f"the consent does not grant {wanted}")
+        ctx.consent = consent

@@ -1,0 +1,174 @@
+"""DPoP proofs (RFC 9449): validation shared by the token endpoint and resource routes."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, JWKRegistry, RSAKey
+
+from policies.replay import ReplayCache
+
+DPOP_ALGS = ("ES256", "PS256")
+_PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
+
+
+class DPoPError(Exception):
+    """A proof is missing or invalid; `error` is the RFC 9449 error code to return."""
+
+    def __init__(self, detail: str, error: str = "invalid_dpop_proof") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.error = error
+
+
+class UseDPoPNonce(DPoPError):
+    """The server requires a (fresh) nonce; the client must retry with `nonce`."""
+
+    def __init__(self, nonce: str) -> None:
+        super().__init__("a DPoP nonce is required", "use_dpop_nonce")
+        self.nonce = nonce
+
+
+@dataclass(frozen=True, slots=True)
+class DPoPProof:
+    """A verified proof: the thumbprint of its key and its `jti`."""
+
+    jkt: str
+    jti: str
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def access_token_hash(access_token: str) -> str:
+    """The `ath` claim: base64url(SHA-256(access token)) (RFC 9449 §4.2)."""
+    return b64url(hashlib.sha256(access_token.encode()).digest())
+
+
+def normalise_htu(url: str) -> str:
+    """Scheme and host lower-cased, default port dropped, no query or fragment (§4.3)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    netloc = (
+        host
+        if port is None or (scheme, port) in (("http", 80), ("https", 443))
+        else (f"{host}:{port}")
+    )
+    return urlunsplit((scheme, netloc, parts.path or "/", "", ""))
+
+
+class NonceIssuer:
+    """Stateless DPoP nonces: an HMAC over a time window, valid for two windows."""
+
+    def __init__(self, secret: bytes, window: int = 300) -> None:
+        self.secret = secret
+        self.window = window
+
+    def _make(self, slot: int) -> str:
+        mac = hmac.new(self.secret, f"dpop-nonce:{slot}".encode(), hashlib.sha256).digest()
+        return f"{slot:x}.{b64url(mac[:16])}"
+
+    def current(self) -> str:
+        return self._make(int(time.time()) // self.window)
+
+    def is_valid(self, nonce: str) -> bool:
+        slot = int(time.time()) // self.window
+        return any(hmac.compare_digest(nonce, self._make(s)) for s in (slot, slot - 1))
+
+
+class DPoPVerifier:
+    """Validates a DPoP proof for one HTTP request (RFC 9449 §4.3)."""
+
+    def __init__(
+        self,
+        replay: ReplayCache,
+        *,
+        iat_window: int = 60,
+        nonces: NonceIssuer | None = None,
+        require_nonce: bool = False,
+    ) -> None:
+        self.replay = replay
+        self.iat_window = iat_window
+        self.nonces = nonces
+        self.require_nonce = require_nonce
+
+    async def verify(
+        self, proof: str | None, method: str, url: str, access_token: str | None = None
+    ) -> DPoPProof:
+        if not proof:
+            raise DPoPError("the DPoP header is missing")
+        if "," in proof or " " in proof.strip():
+            raise DPoPError("exactly one DPoP proof is allowed")
+        header, key = self._header_and_key(proof)
+        try:
+            token = jwt.decode(proof, key, algorithms=[header["alg"]])
+        except (JoseError, ValueError) as exc:
+            raise DPoPError(f"the DPoP proof signature is invalid: {exc}") from exc
+        claims: dict[str, Any] = dict(token.claims)
+        self._check_claims(claims, method, url, access_token)
+        jkt = key.thumbprint()
+        jti = claims["jti"]
+        if not await self.replay.first_use(f"dpop:{jkt}:{jti}", ttl=2 * self.iat_window + 5):
+            raise DPoPError("the DPoP proof was already used (jti replay)")
+        return DPoPProof(jkt=jkt, jti=jti)
+
+    def _header_and_key(self, proof: str) -> tuple[dict[str, Any], ECKey | RSAKey]:
+        try:
+            header = dict(jws.extract_compact(proof.encode()).headers())
+        except (JoseError, ValueError, UnicodeError) as exc:
+            raise DPoPError("the DPoP proof is not a compact JWS") from exc
+        if header.get("typ") != "dpop+jwt":
+            raise DPoPError("the DPoP proof must have typ 'dpop+jwt'")
+        if header.get("alg") not in DPOP_ALGS:
+            raise DPoPError(f"the DPoP proof alg must be one of {', '.join(DPOP_ALGS)}")
+        jwk = header.get("jwk")
+        if not isinstance(jwk, dict) or _PRIVATE_MEMBERS & set(jwk):
+            raise DPoPError("the DPoP proof must carry a public 'jwk'")
+        try:
+            key = JWKRegistry.import_key(jwk)
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise DPoPError("the DPoP proof 'jwk' is not a valid key") from exc
+        if not isinstance(key, ECKey | RSAKey):
+            raise DPoPError("the DPoP proof key type is not allowed")
+        return header, key
+
+    def _check_claims(
+        self, claims: dict[str, Any], method: str, url: str, access_token: str | None
+    ) -> None:
+        jti, htm, htu, iat = (claims.get(c) for c in ("jti", "htm", "htu", "iat"))
+        if not isinstance(jti, str) or not 8 <= len(jti) <= 256:
+            raise DPoPError("the DPoP proof needs a 'jti'")
+        if htm != method:
+            raise DPoPError("the DPoP proof 'htm' does not match the request method")
+        if not isinstance(htu, str) or normalise_htu(htu) != normalise_htu(url):
+            raise DPoPError("the DPoP proof 'htu' does not match the request URL")
+        if not isinstance(iat, int | float) or abs(time.time() - iat) > self.iat_window:
+            raise DPoPError("the DPoP proof 'iat' is outside the accepted window")
+        if access_token is not None:
+            ath = claims.get("ath")
+            if not isinstance(ath, str) or not hmac.compare_digest(
+                ath, access_token_hash(access_token)
+            ):
+                raise DPoPError("the DPoP proof 'ath' does not match the access token")
+        if self.nonces is not None and self.require_nonce:
+            nonce = claims.get("nonce")
+            if not isinstance(nonce, str) or not self.nonces.is_valid(nonce):
+                raise UseDPoPNonce(self.nonces.current())
+
+
+def new_jti() -> str:
+    return secrets.token_urlsafe(16)

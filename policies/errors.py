@@ -1,0 +1,81 @@
+"""Rejections raised by pipeline stages.
+
+Every rejection is a `ProblemError`: it carries its HTTP status and the stable problem
+`code` that `gateway.errors` renders as RFC 9457 problem+json. The full tree, including
+the gateway's own errors, is drawn in `gateway/errors.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One invalid input field: a dotted `path` and a human `message`."""
+
+    path: str
+    message: str
+
+
+class ProblemError(Exception):
+    """Base of every error the gateway turns into a problem+json response."""
+
+    status: int = 500
+    code: str = "internal-error"
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or self.code)
+        self.detail = detail
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+class InvalidRequestError(ProblemError):
+    status, code = 400, "invalid-request"
+
+
+class InvalidTokenError(ProblemError):
+    """401: the access token (or its DPoP proof) is missing, malformed, expired or revoked."""
+
+    status, code = 401, "invalid-token"
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        scheme: str = "Bearer",
+        error: str = "invalid_token",
+        dpop_nonce: str | None = None,
+        algs: str = "ES256 PS256",
+    ) -> None:
+        challenge = f'{scheme} error="{error}", error_description="{detail}"'
+        if scheme == "DPoP":
+            challenge += f', algs="{algs}"'
+        headers = {"WWW-Authenticate": challenge}
+        if dpop_nonce:
+            headers["DPoP-Nonce"] = dpop_nonce
+        super().__init__(detail, headers=headers)
+        self.oauth_error = error
+
+
+class InsufficientScopeError(ProblemError):
+    status, code = 403, "insufficient-scope"
+
+
+class ConsentInsufficientError(ProblemError):
+    status, code = 403, "consent-insufficient"
+
+
+class NotFoundError(ProblemError):
+    status, code = 404, "not-found"
+
+
+class ValidationFailedError(ProblemError):
+    status, code = 422, "validation-failed"

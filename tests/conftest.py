@@ -1,0 +1,152 @@
+"""Shared fixtures: settings per storage backend, the ASGI app, a live server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from gateway.storage.database import Database
+
+PG_ADMIN_URL = os.environ.get("OBGW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("OBGW_TEST_REDIS", "redis://127.0.0.1:6379/0")
+REQUIRE_SERVICES = os.environ.get("OBGW_TEST_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(what: str, why: object) -> None:
+    """Skip (laptop) or fail (CI, OBGW_TEST_REQUIRE_SERVICES=1) when a server is absent."""
+    message = f"{what} is not reachable ({why}); start it or unset OBGW_TEST_REQUIRE_SERVICES"
+    if REQUIRE_SERVICES:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated, dropped afterwards."""
+    import asyncpg
+
+    name = f"obgw_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        service_missing("PostgreSQL at " + PG_ADMIN_URL, exc)
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{base}/{name}"
+
+    async def migrate() -> None:
+        db = Database(url)
+        await db.upgrade()
+        await db.dispose()
+
+    asyncio.run(migrate())
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage backend a test runs on; tests using it run on both."""
+    return str(request.param)
+
+
+def make_settings(tmp_path: Path, database_url: str = "", **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "issuer": "http://127.0.0.1:8000",
+        "log_json": True,
+        "log_level": "WARNING",
+    }
+    if database_url:
+        values["database_url"] = database_url
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else ""
+    return make_settings(tmp_path, url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url=settings.issuer) as http:
+        yield http
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """The gateway served by uvicorn on a loopback port, in a background thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = settings.issuer
+        self.app = create_app(settings)
+        port = int(self.url.rsplit(":", 1)[1])
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the live server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> Iterator[LiveServer]:
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else ""
+    settings = make_settings(tmp_path, url, issuer=f"http://127.0.0.1:{free_port()}")
+    with LiveServer(settings) as server:
+        yield server

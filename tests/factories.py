@@ -1,0 +1,210 @@
+"""Builders shared by the tests: sandbox partners, key-based clients, DPoP proofs, consents."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from joserfc import jwt
+from joserfc.jwk import ECKey
+from requests_oauth2client import DPoPKey
+
+from gateway.services import Services
+
+CALLBACK = "http://127.0.0.1/callback"
+
+
+@dataclass
+class Partner:
+    partner_id: str
+    client_id: str
+    client_secret: str
+
+    @property
+    def basic(self) -> httpx.BasicAuth:
+        return httpx.BasicAuth(self.client_id, self.client_secret)
+
+
+def services_of(app: FastAPI) -> Services:
+    services: Services = app.state.services
+    return services
+
+
+async def sandbox_partner(client: httpx.AsyncClient, name: str = "阳光小学") -> Partner:
+    """Sign up through the public sandbox endpoint."""
+    response = await client.post(
+        "/sandbox/signup",
+        json={"partner_name": name, "sector": "school", "contact_email": "it@school.example"},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Partner(body["partner_id"], body["client_id"], body["client_secret"])
+
+
+@dataclass
+class KeyClient:
+    client_id: str
+    partner_id: str
+    key: ECKey
+
+
+async def key_client(
+    app: FastAPI, partner_id: str, scopes: list[str], redirect_uris: list[str] | None = None
+) -> KeyClient:
+    """A private_key_jwt client registered with a fresh P-256 key."""
+    key = ECKey.generate_key("P-256", parameters={"kid": "client-key-1"})
+    issued = await services_of(app).registry.create_client(
+        partner_id=partner_id,
+        scopes=scopes,
+        redirect_uris=redirect_uris or [CALLBACK],
+        jwks={"keys": [key.as_dict(private=False)]},
+    )
+    return KeyClient(issued.client.client_id, partner_id, key)
+
+
+def client_assertion(
+    client: KeyClient,
+    audience: str,
+    *,
+    jti: str | None = None,
+    key: ECKey | None = None,
+    alg: str = "ES256",
+    lifetime: int = 60,
+) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": client.client_id,
+        "sub": client.client_id,
+        "aud": audience,
+        "jti": jti or secrets.token_urlsafe(12),
+        "iat": now,
+        "exp": now + lifetime,
+    }
+    return jwt.encode(
+        {"alg": alg, "kid": "client-key-1"}, claims, key or client.key, algorithms=[alg]
+    )
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+def dpop_proof(key: DPoPKey, method: str, url: str, access_token: str | None = None) -> str:
+    """A proof made by an independent DPoP implementation (requests-oauth2client)."""
+    ath = None
+    if access_token is not None:
+        digest = hashlib.sha256(access_token.encode()).digest()
+        ath = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return str(key.proof(method, url, ath))
+
+
+async def partner_token(client: httpx.AsyncClient, partner: Partner, scope: str) -> str:
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=partner.basic,
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+async def consent(
+    client: httpx.AsyncClient,
+    token: str,
+    permissions: list[str] | None = None,
+    type_: str = "account_access",
+    **extra: Any,
+) -> str:
+    response = await client.post(
+        "/v1/consents",
+        json={
+            "type": type_,
+            "permissions": permissions
+            or ["ReadAccountsBasic", "ReadAccountsDetail", "ReadBalances"],
+            **extra,
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["consent_id"])
+
+
+@dataclass
+class CustomerGrant:
+    access_token: str
+    refresh_token: str
+    consent_id: str
+    dpop_key: DPoPKey | None
+
+
+async def customer_grant(
+    client: httpx.AsyncClient,
+    partner: Partner,
+    *,
+    customer: str = "zhang.wei",
+    dpop: bool = True,
+    permissions: list[str] | None = None,
+) -> CustomerGrant:
+    """Consent → PAR → /sandbox/authorize → token: a customer-consented access token."""
+    token = await partner_token(client, partner, "consents")
+    consent_id = await consent(client, token, permissions)
+    verifier, challenge = pkce_pair()
+    key = DPoPKey.generate(alg="ES256") if dpop else None
+    form = {
+        "response_type": "code",
+        "client_id": partner.client_id,
+        "redirect_uri": CALLBACK,
+        "scope": "accounts",
+        "state": "s-1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "consent_id": consent_id,
+    }
+    if key is not None:
+        form["dpop_jkt"] = key.dpop_jkt
+    par = await client.post("/oauth/par", data=form, auth=partner.basic)
+    assert par.status_code == 201, par.text
+    approved = await client.post(
+        "/sandbox/authorize",
+        json={"request_uri": par.json()["request_uri"], "customer": customer},
+        auth=partner.basic,
+    )
+    assert approved.status_code == 200, approved.text
+    code = httpx.URL(approved.json()["redirect_to"]).params["code"]
+    headers = {}
+    if key is not None:
+        headers["DPoP"] = dpop_proof(key, "POST", str(client.base_url) + "/oauth/token")
+    issued = await client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "code_verifier": verifier,
+        },
+        auth=partner.basic,
+        headers=headers,
+    )
+    assert issued.status_code == 200, issued.text
+    body = issued.json()
+    return CustomerGrant(body["access_token"], body["refresh_token"], consent_id, key)
+
+
+def customer_headers(
+    client: httpx.AsyncClient, grant: CustomerGrant, method: str, path: str
+) -> dict[str, str]:
+    if grant.dpop_key is None:
+        return {"Authorization": f"Bearer {grant.access_token}"}
+    url = str(client.base_url) + path
+    return {
+        "Authorization": f"DPoP {grant.access_token}",
+        "DPoP": dpop_proof(grant.dpop_key, method, url, grant.access_token),
+    }
