@@ -21,9 +21,9 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
-# Project metadata first (README.md is optional: the glob tolerates its absence), then only
+# Project metadata first, then only
 # the packages that ship.
-COPY pyproject.toml README.m[d] ./
+COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY policies ./policies
 COPY adapters ./adapters

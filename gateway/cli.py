@@ -345,7 +345,7 @@ def serve(
 
     import uvicorn
 
-    os.environ.setdefault("OBGW_PORT", str(port))
+    os.environ["OBGW_HTTP_PORT"] = str(port)
     settings = _settings()
     if settings.is_sandbox and settings.is_sqlite:
         marker = Path(settings.data_dir) / "demo.json"

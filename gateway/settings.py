@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OBGW_", extra="ignore")
 
     environment: Environment = Environment.SANDBOX
-    port: int = 8000
+    # Not OBGW_PORT: Kubernetes service links would set that to "tcp://…".
+    http_port: int = 8000
     issuer: str = ""
     data_dir: Path = Path(".obgw")
     database_url: str = ""
@@ -71,7 +72,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _defaults_and_checks(self) -> Settings:
         if not self.issuer:
-            self.issuer = f"http://127.0.0.1:{self.port}"
+            self.issuer = f"http://127.0.0.1:{self.http_port}"
         self.issuer = self.issuer.rstrip("/")
         scheme = urlsplit(self.issuer).scheme
         if scheme != "https" and not (scheme == "http" and is_loopback_url(self.issuer)):

@@ -85,14 +85,32 @@ def _authlib_response(result: tuple[int, Any, Any]) -> Response:
     return json_response(body, status, extra)
 
 
-def _authlib_error(request: Request, error: OAuth2Error) -> Response:
-    status = error.status_code or 400
+def _refusal(request: Request, status: int, error: str, description: str) -> Response:
+    """An OAuth error; RFC 6749 §5.2: 401 when the client tried the Authorization header."""
     headers = {}
+    if error == "invalid_client" and "authorization" in request.headers:
+        status = 401
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="obgw"'
-    return oauth_error_response(
-        request, OAuthError(error.error, error.description or error.error, status, headers)
+    return oauth_error_response(request, OAuthError(error, description, status, headers))
+
+
+def _authlib_error(request: Request, error: OAuth2Error) -> Response:
+    return _refusal(
+        request, error.status_code or 400, error.error, error.description or error.error
     )
+
+
+def _authlib_result(request: Request, result: tuple[int, Any, Any]) -> Response:
+    status, body, _ = result
+    if status >= 400:
+        return _refusal(
+            request,
+            status,
+            body.get("error", "invalid_request"),
+            body.get("error_description", "the request was refused"),
+        )
+    return _authlib_response(result)
 
 
 @router.post("/oauth/par", status_code=201, summary="Pushed authorization request (RFC 9126)")
@@ -128,18 +146,7 @@ async def token(request: Request, services: ServicesDep) -> Response:
         result = await run_in_threadpool(services.auth_server.create_token_response, oauth_request)
     except OAuthError as error:
         return oauth_error_response(request, error)
-    status, body, _ = result
-    if status >= 400:
-        return oauth_error_response(
-            request,
-            OAuthError(
-                body.get("error", "invalid_request"),
-                body.get("error_description", "the token request was refused"),
-                status,
-                {"WWW-Authenticate": 'Basic realm="obgw"'} if status == 401 else None,
-            ),
-        )
-    return _authlib_response(result)
+    return _authlib_result(request, result)
 
 
 async def _endpoint(request: Request, services: Services, name: str, path: str) -> Response:

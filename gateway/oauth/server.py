@@ -8,6 +8,7 @@ policy) is written here and in `policies.dpop`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -157,13 +158,16 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         except (JoseError, ValueError) as exc:
             raise InvalidClientError(description="the client assertion is invalid") from exc
         claims = dict(token.claims)
-        if not isinstance(claims.get("exp"), int) or claims["exp"] - claims.get("iat", 0) > 600:
-            raise InvalidClientError(description="client assertions must expire within 10 min")
+        exp, iat = claims.get("exp"), claims.get("iat", time.time())
+        if not isinstance(exp, int) or not isinstance(iat, int | float) or exp - iat > 3660:
+            raise InvalidClientError(description="client assertions must expire within an hour")
         self.verify_claims(token.claims)
         return claims
 
     def validate_jti(self, claims: Mapping[str, Any], jti: str) -> bool:
-        return _sync(self.store.first_use, f"assertion:{claims['sub']}:{jti}", 900)
+        # Remember the jti for as long as the assertion could still be accepted.
+        ttl = max(int(claims["exp"] - time.time()), 0) + self.leeway + 1
+        return _sync(self.store.first_use, f"assertion:{claims['sub']}:{jti}", ttl)
 
 
 def _token_auth_methods(strict: bool) -> list[str]:

@@ -1,0 +1,1 @@
+"""Load benchmarks of the gateway against a bare FastAPI endpoint (see bench/README.md)."""

@@ -1,0 +1,112 @@
+"""Servers under test: uvicorn subprocesses on loopback ports, optionally pinned to a core."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_CORE = "0"
+CLIENT_CORE = "1"
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pinned(command: list[str], core: str) -> list[str]:
+    """`command` under `taskset -c core` when taskset exists and the machine has 2+ cores."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", core, *command]
+    return command
+
+
+class Server:
+    """One uvicorn process (1 worker, uvloop, httptools, no access log) serving `app`."""
+
+    def __init__(
+        self, name: str, app: str, port: int, env: Mapping[str, str], log_path: Path
+    ) -> None:
+        self.name = name
+        self.app = app
+        self.port = port
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        """The uvicorn command line, pinned to the server core."""
+        uvicorn = [
+            sys.executable, "-m", "uvicorn", self.app,
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+            "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+        return pinned(uvicorn, SERVER_CORE)
+
+    def start(self, ready_path: str = "/", timeout: float = 30.0) -> None:
+        """Start the process and wait until `ready_path` answers (any status)."""
+        log = self.log_path.open("wb")
+        self._process = subprocess.Popen(
+            self.command(), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} exited with {self._process.returncode}; see {self.log_path}"
+                )
+            try:
+                httpx.get(self.url + ready_path, timeout=1.0)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not start within {timeout} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        """Terminate the process (SIGTERM, then SIGKILL after 10 s)."""
+        if self._process is None or self._process.poll() is not None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def gateway_server(data_dir: Path, log_path: Path) -> Server:
+    """The gateway with a fresh SQLite data dir and a loopback issuer on a free port."""
+    port = free_port()
+    env = {
+        "OBGW_DATA_DIR": str(data_dir),
+        "OBGW_ISSUER": f"http://127.0.0.1:{port}",
+        "OBGW_PORT": str(port),
+        "OBGW_LOG_LEVEL": "WARNING",
+    }
+    return Server("gateway", "gateway.asgi:app", port, env, log_path)
+
+
+def bare_server(body_path: Path, log_path: Path) -> Server:
+    """The bare FastAPI app (bench/bare_app.py) serving the document in `body_path`."""
+    env = {"BENCH_BARE_BODY": str(body_path)}
+    return Server("bare", "bench.bare_app:app", free_port(), env, log_path)
