@@ -4,7 +4,8 @@ Same route shape as the gateway's `GET /v1/accounts/{account_id}/balances` (path
 with the same pattern, `async def`, a `dict[str, Any]` return annotation serialised by
 FastAPI), but no middleware, no authentication, no pipeline and no core call. The document
 is the one the gateway returned during set-up, read from the file named by
-`BENCH_BARE_BODY`.
+`BENCH_BARE_BODY` (its `as_of` timestamps are therefore fixed, the gateway's are "now"; both
+have the same length).
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ def create_app(document: dict[str, Any]) -> FastAPI:
 
     @app.get("/v1/accounts/{account_id}/balances")
     async def get_balances(account_id: str = AccountId) -> dict[str, Any]:
-        return {"data": [dict(item) for item in document["data"]], "next_cursor": document["next_cursor"]}
+        return {
+            "data": [dict(item) for item in document["data"]],
+            "next_cursor": document["next_cursor"],
+        }
 
     return app
 
 
-app = create_app(json.loads(FilePath(os.environ["BENCH_BARE_BODY"]).read_text()))
+def app_from_env() -> FastAPI:
+    """The uvicorn factory (`--factory bench.bare_app:app_from_env`)."""
+    return create_app(json.loads(FilePath(os.environ["BENCH_BARE_BODY"]).read_text()))

@@ -48,6 +48,11 @@ class Grant:
         return self.expires_at - time.time()
 
 
+def origin(client: httpx.Client) -> str:
+    """The client's base URL without the trailing slash httpx adds (the DPoP `htu` origin)."""
+    return str(client.base_url).rstrip("/")
+
+
 def _expect(response: httpx.Response, status: int) -> dict[str, Any]:
     if response.status_code != status:
         raise RuntimeError(
@@ -121,7 +126,7 @@ def customer_grant(client: httpx.Client, partner: Partner, *, dpop: bool) -> Gra
     )["redirect_to"]
     headers = {}
     if key is not None:
-        headers["DPoP"] = key.proof("POST", f"{client.base_url}/oauth/token")
+        headers["DPoP"] = key.proof("POST", f"{origin(client)}/oauth/token")
     issued = _expect(
         client.post(
             "/oauth/token",
@@ -158,7 +163,7 @@ def auth_headers(
         return {"Authorization": f"Bearer {token}"}
     return {
         "Authorization": f"DPoP {token}",
-        "DPoP": key.proof("GET", f"{client.base_url}{path}", token),
+        "DPoP": key.proof("GET", f"{origin(client)}{path}", token),
     }
 
 

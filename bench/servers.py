@@ -36,10 +36,18 @@ class Server:
     """One uvicorn process (1 worker, uvloop, httptools, no access log) serving `app`."""
 
     def __init__(
-        self, name: str, app: str, port: int, env: Mapping[str, str], log_path: Path
+        self,
+        name: str,
+        app: str,
+        port: int,
+        env: Mapping[str, str],
+        log_path: Path,
+        *,
+        factory: bool = False,
     ) -> None:
         self.name = name
         self.app = app
+        self.factory = factory
         self.port = port
         self.env = {**os.environ, **env}
         self.log_path = log_path
@@ -54,6 +62,8 @@ class Server:
             "--workers", "1", "--loop", "uvloop", "--http", "httptools",
             "--no-access-log", "--log-level", "warning",
         ]  # fmt: skip
+        if self.factory:
+            uvicorn.append("--factory")
         return pinned(uvicorn, SERVER_CORE)
 
     def start(self, ready_path: str = "/", timeout: float = 30.0) -> None:
@@ -75,6 +85,11 @@ class Server:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"{self.name} did not start within {timeout} s; see {self.log_path}")
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id (taskset execs the server, so it is the same process)."""
+        return None if self._process is None else self._process.pid
 
     def stop(self) -> None:
         """Terminate the process (SIGTERM, then SIGKILL after 10 s)."""
@@ -109,4 +124,4 @@ def gateway_server(data_dir: Path, log_path: Path) -> Server:
 def bare_server(body_path: Path, log_path: Path) -> Server:
     """The bare FastAPI app (bench/bare_app.py) serving the document in `body_path`."""
     env = {"BENCH_BARE_BODY": str(body_path)}
-    return Server("bare", "bench.bare_app:app", free_port(), env, log_path)
+    return Server("bare", "bench.bare_app:app_from_env", free_port(), env, log_path, factory=True)

@@ -17,9 +17,14 @@ from starlette.responses import Response
 from adapters.contract import CoreBanking, CoreError
 from gateway import errors
 from gateway.consents import ConsentStore
+from gateway.deps import guarded_products
 from gateway.ids import Pairwise
 from gateway.logging import configure_logging
-from gateway.middleware import RequestContextMiddleware, request_id_of
+from gateway.middleware import (
+    PipelineResponseMiddleware,
+    RequestContextMiddleware,
+    request_id_of,
+)
 from gateway.oauth import pages as oauth_pages
 from gateway.oauth import routes as oauth_routes
 from gateway.oauth.authorize import AuthorizationFlow, CustomerDirectory
@@ -35,7 +40,7 @@ from gateway.services import Services
 from gateway.settings import CoreKind, Settings
 from gateway.storage.database import Database
 from policies.authentication import AccessTokenVerifier, AuthenticationPolicy
-from policies.catalog import load_catalog
+from policies.catalog import CatalogError, load_catalog
 from policies.consent import ConsentCache, ConsentPolicy
 from policies.dpop import DPoPVerifier, NonceIssuer
 from policies.pipeline import Pipeline
@@ -255,15 +260,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     _install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(oauth_routes.router)
-    app.include_router(oauth_pages.router)
-    app.include_router(catalogue.router)
-    app.include_router(consents.router)
-    app.include_router(accounts.router)
+    routers = [
+        health.router,
+        oauth_routes.router,
+        oauth_pages.router,
+        catalogue.router,
+        consents.router,
+        accounts.router,
+    ]
     if settings.is_sandbox:
         authentication = services.pipeline.policies[0]
         assert isinstance(authentication, AuthenticationPolicy)
-        app.include_router(build_router(GatewaySandboxPort(services, authentication)))
+        routers.append(build_router(GatewaySandboxPort(services, authentication)))
+    for router in routers:
+        app.include_router(router)
+    routes = [route for router in routers for route in router.routes]
+    missing = guarded_products(routes) - set(services.catalog.products)
+    if missing:
+        raise CatalogError(
+            f"the product catalogue ({settings.policy_file or 'packaged'}) lacks products "
+            f"that routes need: {', '.join(sorted(missing))}"
+        )
+    app.add_middleware(PipelineResponseMiddleware, pipeline=services.pipeline)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -267,7 +267,7 @@ def keys_list(as_json: JsonFlag = False) -> None:
     active = store.active.kid
     rows = [
         {"kid": k.kid, "alg": k.alg, "active": k.kid == active, "retired_at": k.retired_at}
-        for k in store
+        for k in store.signing_keys()
     ]
     if as_json:
         typer.echo(json.dumps({"data": rows}))

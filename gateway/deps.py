@@ -6,12 +6,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from gateway.services import Services
+from policies.catalog import SecurityLevel
 from policies.pipeline import RequestContext
 
 
@@ -29,10 +33,10 @@ def external_url(services: Services, request: Request) -> str:
     return services.settings.issuer + request.url.path + (f"?{query}" if query else "")
 
 
-def guard(product_name: str) -> Callable[[Request], Awaitable[RequestContext]]:
+def guard(product_name: str) -> Callable[[Request, Response], Awaitable[RequestContext]]:
     """A dependency that admits the request through the pipeline for `product_name`."""
 
-    async def admit(request: Request) -> RequestContext:
+    async def admit(request: Request, response: Response) -> RequestContext:
         services = get_services(request)
         ctx = RequestContext(
             product=services.catalog.product(product_name),
@@ -43,10 +47,30 @@ def guard(product_name: str) -> Callable[[Request], Awaitable[RequestContext]]:
         )
         request.state.policy_context = ctx
         await services.pipeline.run_request(ctx)
+        if ctx.product.level is SecurityLevel.A2:
+            response.headers["Cache-Control"] = "no-store"
         return ctx
 
     admit.__name__ = f"guard_{product_name.replace('.', '_')}"
+    admit.product = product_name  # type: ignore[attr-defined]
     return admit
+
+
+def guarded_products(routes: Iterable[BaseRoute]) -> set[str]:
+    """The products named by the guards of `routes` (checked against the catalogue)."""
+    found: set[str] = set()
+
+    def walk(dependant: Dependant) -> None:
+        for dependency in dependant.dependencies:
+            product = getattr(dependency.call, "product", None)
+            if isinstance(product, str):
+                found.add(product)
+            walk(dependency)
+
+    for route in routes:
+        if isinstance(route, APIRoute):
+            walk(route.dependant)
+    return found
 
 
 CapabilitiesRead = Annotated[RequestContext, Depends(guard("capabilities.read"))]

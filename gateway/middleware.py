@@ -11,6 +11,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import PayloadTooLargeError, ProblemError, problem_body
+from policies.pipeline import Pipeline, RequestContext
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 log = structlog.get_logger("obgw.http")
@@ -103,6 +104,39 @@ class RequestContextMiddleware:
 
     def _too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(f"Request bodies are limited to {self.max_body_bytes} bytes.")
+
+
+class PipelineResponseMiddleware:
+    """Runs the pipeline's response phases once the status is known, before any byte is sent.
+
+    Routes admitted through `gateway.deps.guard` leave their `RequestContext` in the scope;
+    rejections rendered by the exception handlers pass here too, so the response phases
+    (audit, metrics, rate-limit headers) see every outcome.
+    """
+
+    def __init__(self, app: ASGIApp, *, pipeline: Pipeline) -> None:
+        self.app = app
+        self.pipeline = pipeline
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_after_policies(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                ctx = scope.get("state", {}).get("policy_context")
+                if isinstance(ctx, RequestContext):
+                    ctx.status = message["status"]
+                    await self.pipeline.run_response(ctx)
+                    if ctx.response_headers:
+                        message["headers"] = [
+                            *message.get("headers", []),
+                            *((k.lower().encode(), v.encode()) for k, v in ctx.response_headers),
+                        ]
+            await send(message)
+
+        await self.app(scope, receive, send_after_policies)
 
 
 def request_id_of(scope_or_state: Any) -> str:

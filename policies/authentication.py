@@ -14,7 +14,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from policies.dpop import DPoPError, DPoPVerifier, UseDPoPNonce
+from policies.dpop import DPoPError, DPoPVerifier, UseDPoPNonce, single_header
 from policies.errors import InvalidRequestError, InvalidTokenError
 from policies.pipeline import AccessGrant, BasePolicy, RequestContext
 from policies.revocation import RevocationList
@@ -84,7 +84,10 @@ class AccessTokenVerifier:
         exp, iat = claims.get("exp"), claims.get("iat")
         if not isinstance(exp, int) or exp + _LEEWAY < now:
             raise InvalidTokenError("the access token has expired")
+        nbf = claims.get("nbf", iat)
         if not isinstance(iat, int) or iat - _LEEWAY > now:
+            raise InvalidTokenError("the access token is not valid yet")
+        if not isinstance(nbf, int) or nbf - _LEEWAY > now:
             raise InvalidTokenError("the access token is not valid yet")
         for name in ("jti", "client_id", "sub", "partner_id"):
             if not isinstance(claims.get(name), str):
@@ -145,7 +148,7 @@ class AuthenticationPolicy(BasePolicy):
                 )
             try:
                 proof = await self.dpop.verify(
-                    ctx.headers.get("dpop"), ctx.method, ctx.url, access_token=token
+                    single_header(ctx.headers, "dpop"), ctx.method, ctx.url, access_token=token
                 )
             except UseDPoPNonce as exc:
                 raise InvalidTokenError(

@@ -39,6 +39,7 @@ class Product(BaseModel):
     scope: str | None
     permissions: tuple[str, ...] = ()
     level: SecurityLevel
+    tier: str | None = None
     idempotent: bool = False
 
     @property
@@ -75,5 +76,11 @@ def load_catalog(path: Path | None = None) -> Catalog:
         raise CatalogError(f"cannot read product catalogue {source}: {exc}") from exc
     except ValidationError as exc:
         raise CatalogError(f"invalid product catalogue {source} (OBGW_POLICY_FILE): {exc}") from exc
+    for name, product in catalog.products.items():
+        if product.tier is not None and product.tier not in catalog.tiers:
+            raise CatalogError(
+                f"invalid product catalogue {source}: product {name!r} names unknown "
+                f"tier {product.tier!r} (known: {', '.join(catalog.tiers)})"
+            )
     named = {n: p.model_copy(update={"name": n}) for n, p in catalog.products.items()}
     return catalog.model_copy(update={"products": named})

@@ -21,6 +21,14 @@ DPOP_ALGS = ("ES256", "PS256")
 _PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
 
 
+class _ProofRegistry(jws.JWSRegistry):
+    # A proof header embeds its public key: an RSA-3072 JWK alone exceeds joserfc's 512 bytes.
+    max_header_length = 2048
+
+
+PROOF_REGISTRY = _ProofRegistry(algorithms=list(DPOP_ALGS))
+
+
 class DPoPError(Exception):
     """A proof is missing or invalid; `error` is the RFC 9449 error code to return."""
 
@@ -87,7 +95,8 @@ class NonceIssuer:
 
     def is_valid(self, nonce: str) -> bool:
         slot = int(time.time()) // self.window
-        return any(hmac.compare_digest(nonce, self._make(s)) for s in (slot, slot - 1))
+        given = nonce.encode()
+        return any(hmac.compare_digest(given, self._make(s).encode()) for s in (slot, slot - 1))
 
 
 class DPoPVerifier:
@@ -113,9 +122,9 @@ class DPoPVerifier:
             raise DPoPError("the DPoP header is missing")
         if "," in proof or " " in proof.strip():
             raise DPoPError("exactly one DPoP proof is allowed")
-        header, key = self._header_and_key(proof)
+        key = self._public_key(proof)
         try:
-            token = jwt.decode(proof, key, algorithms=[header["alg"]])
+            token = jwt.decode(proof, key, registry=PROOF_REGISTRY)
         except (JoseError, ValueError) as exc:
             raise DPoPError(f"the DPoP proof signature is invalid: {exc}") from exc
         claims: dict[str, Any] = dict(token.claims)
@@ -126,9 +135,9 @@ class DPoPVerifier:
             raise DPoPError("the DPoP proof was already used (jti replay)")
         return DPoPProof(jkt=jkt, jti=jti)
 
-    def _header_and_key(self, proof: str) -> tuple[dict[str, Any], ECKey | RSAKey]:
+    def _public_key(self, proof: str) -> ECKey | RSAKey:
         try:
-            header = dict(jws.extract_compact(proof.encode()).headers())
+            header = dict(jws.extract_compact(proof.encode(), registry=PROOF_REGISTRY).headers())
         except (JoseError, ValueError, UnicodeError) as exc:
             raise DPoPError("the DPoP proof is not a compact JWS") from exc
         if header.get("typ") != "dpop+jwt":
@@ -144,7 +153,7 @@ class DPoPVerifier:
             raise DPoPError("the DPoP proof 'jwk' is not a valid key") from exc
         if not isinstance(key, ECKey | RSAKey):
             raise DPoPError("the DPoP proof key type is not allowed")
-        return header, key
+        return key
 
     def _check_claims(
         self, claims: dict[str, Any], method: str, url: str, access_token: str | None
@@ -154,20 +163,33 @@ class DPoPVerifier:
             raise DPoPError("the DPoP proof needs a 'jti'")
         if htm != method:
             raise DPoPError("the DPoP proof 'htm' does not match the request method")
-        if not isinstance(htu, str) or normalise_htu(htu) != normalise_htu(url):
+        try:
+            same_target = isinstance(htu, str) and normalise_htu(htu) == normalise_htu(url)
+        except ValueError:  # e.g. a port out of range
+            same_target = False
+        if not same_target:
             raise DPoPError("the DPoP proof 'htu' does not match the request URL")
         if not isinstance(iat, int | float) or abs(time.time() - iat) > self.iat_window:
             raise DPoPError("the DPoP proof 'iat' is outside the accepted window")
         if access_token is not None:
             ath = claims.get("ath")
             if not isinstance(ath, str) or not hmac.compare_digest(
-                ath, access_token_hash(access_token)
+                ath.encode(), access_token_hash(access_token).encode()
             ):
                 raise DPoPError("the DPoP proof 'ath' does not match the access token")
         if self.nonces is not None and self.require_nonce:
             nonce = claims.get("nonce")
             if not isinstance(nonce, str) or not self.nonces.is_valid(nonce):
                 raise UseDPoPNonce(self.nonces.current())
+
+
+def single_header(headers: Any, name: str) -> str | None:
+    """The one value of header `name`; a repeated header is refused (RFC 9449 §4.3)."""
+    getlist = getattr(headers, "getlist", None)
+    values = getlist(name) if getlist is not None else [v for v in [headers.get(name)] if v]
+    if len(values) > 1:
+        raise DPoPError(f"exactly one {name} header is allowed")
+    return values[0] if values else None
 
 
 def new_jti() -> str:

@@ -59,6 +59,7 @@ class RequestContext:
     consent: ConsentView | None = None
     error: ProblemError | None = None
     status: int | None = None
+    response_headers: list[tuple[str, str]] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)
 
 

@@ -127,7 +127,7 @@ class KeyStore:
         self.refresh()
         return dict(self._public.as_dict(private=False))
 
-    def keys(self) -> list[SigningKey]:
+    def signing_keys(self) -> list[SigningKey]:
         return list(self._keys)
 
     def rotate(self, alg: str = "ES256") -> SigningKey:

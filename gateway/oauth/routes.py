@@ -13,7 +13,7 @@ from gateway.deps import ServicesDep
 from gateway.oauth.requests import OAuthError, json_response, oauth_error_response, read_form
 from gateway.oauth.server import GatewayOAuth2Request
 from gateway.services import Services
-from policies.dpop import DPOP_ALGS, DPoPError, UseDPoPNonce
+from policies.dpop import DPOP_ALGS, DPoPError, UseDPoPNonce, single_header
 
 router = APIRouter(tags=["OAuth 2.0"])
 
@@ -61,10 +61,10 @@ async def jwks(services: ServicesDep) -> Response:
 
 
 async def _dpop_jkt(services: Services, request: Request, path: str) -> str | None:
-    proof = request.headers.get("dpop")
-    if proof is None:
-        return None
     try:
+        proof = single_header(request.headers, "dpop")
+        if proof is None:
+            return None
         verified = await services.dpop.verify(proof, "POST", services.settings.issuer + path)
     except UseDPoPNonce as exc:
         raise OAuthError(exc.error, exc.detail, headers={"DPoP-Nonce": exc.nonce}) from None

@@ -1,0 +1,220 @@
+"""Shaping results: ratios against the bare endpoint, the console table, JSON and REPORT.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.wrk import Measurement
+
+PHASES = ("bare", "bearer", "dpop")
+LABELS = {
+    "bare": "bare FastAPI endpoint",
+    "bearer": "gateway, Bearer token",
+    "dpop": "gateway, DPoP-bound token",
+}
+TARGETS = {"bearer": 0.6, "dpop": 0.4}  # throughput, as a fraction of the bare endpoint
+PACKAGES = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic", "joserfc")
+
+
+@dataclass(frozen=True)
+class PhaseSummary:
+    """One phase over all rounds: the median of each number, and the ratios to bare."""
+
+    phase: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    rps_ratio: float
+    p50_ratio: float
+    p99_ratio: float
+
+    @property
+    def target(self) -> float | None:
+        return TARGETS.get(self.phase)
+
+    @property
+    def meets_target(self) -> bool | None:
+        return None if self.target is None else self.rps_ratio >= self.target
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "rps": self.rps,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+            "rps_ratio_to_bare": self.rps_ratio,
+            "p50_ratio_to_bare": self.p50_ratio,
+            "p99_ratio_to_bare": self.p99_ratio,
+            "target_rps_ratio": self.target,
+            "meets_target": self.meets_target,
+        }
+
+
+def summarise(rounds: list[dict[str, Measurement]]) -> list[PhaseSummary]:
+    """Median rps/p50/p99 per phase across rounds, and each phase relative to bare."""
+
+    def median(phase: str, field: str) -> float:
+        return float(statistics.median(getattr(r[phase], field) for r in rounds))
+
+    bare = {field: median("bare", field) for field in ("rps", "p50_ms", "p99_ms")}
+    summaries = []
+    for phase in PHASES:
+        rps, p50, p99 = (median(phase, f) for f in ("rps", "p50_ms", "p99_ms"))
+        summaries.append(
+            PhaseSummary(
+                phase=phase,
+                rps=round(rps, 1),
+                p50_ms=round(p50, 3),
+                p99_ms=round(p99, 3),
+                rps_ratio=round(rps / bare["rps"], 3),
+                p50_ratio=round(p50 / bare["p50_ms"], 2),
+                p99_ratio=round(p99 / bare["p99_ms"], 2),
+            )
+        )
+    return summaries
+
+
+def problems(rounds: list[dict[str, Measurement]]) -> list[str]:
+    """Reasons the run is not trustworthy: failed responses, socket errors, reused proofs."""
+    found = []
+    for number, measured in enumerate(rounds, 1):
+        for phase, m in measured.items():
+            if m.non_2xx:
+                found.append(f"round {number} {phase}: {m.non_2xx} non-2xx responses")
+            if m.socket_errors:
+                found.append(f"round {number} {phase}: {m.socket_errors} socket errors")
+            if m.proofs_reused:
+                found.append(f"round {number} {phase}: {m.proofs_reused} requests reused a proof")
+    return found
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    try:
+        wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+        wrk_version = (wrk.stdout or wrk.stderr).splitlines()[0].split(" Copyright")[0]
+    except (OSError, IndexError):
+        wrk_version = "unknown"
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "wrk": wrk_version,
+        "packages": {name: _version(name) for name in PACKAGES},
+    }
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def table(summaries: list[PhaseSummary]) -> str:
+    """A fixed-width table for the console (and a Markdown one for the report)."""
+    lines = [
+        "| phase | req/s | p50 ms | p99 ms | req/s ÷ bare | p50 × bare | p99 × bare | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in summaries:
+        if s.target is None:
+            verdict = "—"
+        else:
+            verdict = f"≥ {s.target:.1f}× {'✅ met' if s.meets_target else '❌ missed'}"
+        lines.append(
+            f"| {LABELS[s.phase]} | {s.rps:,.0f} | {s.p50_ms:.2f} | {s.p99_ms:.2f} "
+            f"| {s.rps_ratio:.2f} | {s.p50_ratio:.2f} | {s.p99_ratio:.2f} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_markdown(
+    path: Path,
+    *,
+    command: str,
+    config: dict[str, Any],
+    host: dict[str, Any],
+    summaries: list[PhaseSummary],
+    rounds: list[dict[str, Measurement]],
+    issues: list[str],
+) -> None:
+    """bench/REPORT.md: the numbers of this run, where and how they were measured."""
+    per_round = [
+        "| round | phase | requests | req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for number, measured in enumerate(rounds, 1):
+        for phase in PHASES:
+            m = measured[phase]
+            per_round.append(
+                f"| {number} | {phase} | {m.requests:,} | {m.rps:,.0f} | {m.p50_ms:.2f} "
+                f"| {m.p90_ms:.2f} | {m.p99_ms:.2f} | {m.p999_ms:.2f} | {m.max_ms:.2f} |"
+            )
+    packages = ", ".join(f"{k} {v}" for k, v in host["packages"].items())
+    validity = (
+        "Every response was 2xx, no socket errors, no DPoP proof was sent twice."
+        if not issues
+        else "**The run is not clean:**\n\n" + "\n".join(f"- {i}" for i in issues)
+    )
+    text = f"""# Benchmark report: `GET /v1/accounts/{{id}}/balances`
+
+Generated by `bench/run.py` on {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}; re-running
+the command overwrites this file. See `bench/README.md` for what is measured and how.
+
+## Result
+
+{table(summaries)}
+
+Targets (throughput relative to the bare endpoint): Bearer ≥ 0.6×, DPoP ≥ 0.4×. Numbers are
+the median over {len(rounds)} round(s); ratios for latency are gateway ÷ bare (lower is better).
+
+{validity}
+
+## Per round
+
+{chr(10).join(per_round)}
+
+## How it was measured
+
+- Command: `{command}`
+- Load: wrk, {config["threads"]} thread(s), {config["connections"]} connections,
+  {config["warmup"]:g} s warm-up then {config["duration"]:g} s measured per phase; phases run
+  bare → Bearer → DPoP in each round, all against servers started by the same run.
+- DPoP: {config["dpop_proofs"]} proofs generated right before the phase (ES256, unique `jti`,
+  `htu`, `ath`, `iat` at generation); generation took {config["dpop_generation_s"]} s.
+- Servers: uvicorn, 1 worker, uvloop, httptools, access log off, `OBGW_LOG_LEVEL=WARNING`,
+  SQLite in a temporary `OBGW_DATA_DIR`; pinned with `{config["server_pinning"]}`, wrk with
+  `{config["client_pinning"]}`.
+- Response body: {config["body_bytes"]["gateway"]} bytes from the gateway,
+  {config["body_bytes"]["bare"]} bytes from the bare endpoint (the same document).
+
+## Machine
+
+- nproc: {host["nproc"]}; CPU: {host["cpu_model"]}; kernel {host["kernel"]}
+- Python {host["python"]}; {packages}
+- {host["wrk"]}
+"""
+    path.write_text(text)

@@ -1,0 +1,124 @@
+"""The `obgw` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from joserfc.jwk import ECKey
+from typer.testing import CliRunner
+
+from gateway.cli import app
+
+
+@pytest.fixture
+def env(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    values = {"OBGW_DATA_DIR": str(tmp_path / "data"), "OBGW_LOG_LEVEL": "WARNING"}
+    if backend == "postgresql":
+        values["OBGW_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    return values
+
+
+def run(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env=env)
+    return result.exit_code, result.output
+
+
+class TestCli:
+    def test_partner_and_clients(self, env: dict[str, str], tmp_path: Path) -> None:
+        """partners create → clients create (secret and JWKS) → list → revoke, as JSON."""
+        code, out = run(env, "db", "upgrade")
+        assert code == 0, out
+        code, out = run(
+            env,
+            "partners",
+            "create",
+            "--name",
+            "市公交集团",
+            "--sector",
+            "transport",
+            "--tier",
+            "gold",
+            "--json",
+        )
+        assert code == 0, out
+        partner_id = json.loads(out)["partner_id"]
+        assert partner_id.startswith("ptn_")
+
+        code, out = run(
+            env,
+            "clients",
+            "create",
+            "--partner",
+            partner_id,
+            "--scopes",
+            "products consents",
+            "--secret",
+            "--json",
+        )
+        assert code == 0, out
+        secret_client = json.loads(out)
+        assert secret_client["client_secret"]
+
+        jwks = tmp_path / "jwks.json"
+        jwks.write_text(json.dumps({"keys": [ECKey.generate_key("P-256").as_dict(private=False)]}))
+        code, out = run(
+            env,
+            "clients",
+            "create",
+            "--partner",
+            partner_id,
+            "--scopes",
+            "accounts",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--jwks-file",
+            str(jwks),
+            "--json",
+        )
+        assert code == 0, out
+        key_client = json.loads(out)
+        assert "client_secret" not in key_client
+        assert key_client["token_endpoint_auth_method"] == "private_key_jwt"
+
+        code, out = run(env, "clients", "list", "--json")
+        listed = {c["client_id"]: c for c in json.loads(out)["data"]}
+        assert set(listed) >= {secret_client["client_id"], key_client["client_id"]}
+        assert secret_client["client_secret"] not in out
+
+        code, out = run(env, "clients", "revoke", secret_client["client_id"])
+        assert code == 0, out
+        code, out = run(env, "partners", "suspend", partner_id)
+        assert code == 0, out
+        code, out = run(env, "partners", "list", "--json")
+        assert json.loads(out)["data"][-1]["status"] == "suspended"
+
+    def test_bad_input_exits_2(self, env: dict[str, str]) -> None:
+        """A bad sector or an unknown partner is a clear error with exit code 2."""
+        code, out = run(env, "partners", "create", "--name", "X", "--sector", "casino")
+        assert code == 2
+        assert "Sector" in out
+        code, out = run(
+            env, "clients", "create", "--partner", "ptn_nope", "--scopes", "products", "--secret"
+        )
+        assert code == 2
+
+    def test_keys_and_ops(self, env: dict[str, str]) -> None:
+        """keys rotate/list and ops-clients create."""
+        code, out = run(env, "keys", "rotate", "--json")
+        assert code == 0, out
+        kid = json.loads(out)["kid"]
+        code, out = run(env, "keys", "list", "--json")
+        active = [k for k in json.loads(out)["data"] if k["active"]]
+        assert [k["kid"] for k in active] == [kid]
+        code, out = run(env, "ops-clients", "create", "--json")
+        assert code == 0, out
+        assert json.loads(out)["client_id"].startswith("ops_")
+
+    def test_demo(self, env: dict[str, str]) -> None:
+        """`obgw demo` seeds a partner and prints a walkthrough with working credentials."""
+        code, out = run(env, "demo")
+        assert code == 0, out
+        assert "client_id:" in out
+        assert "/oauth/token" in out
