@@ -34,7 +34,7 @@ from gateway.oauth.server import GatewayAuthorizationServer
 from gateway.oauth.store import OAuthStore, RevocationFeed
 from gateway.oauth.tokens import TokenIssuer
 from gateway.registry import ALL_SCOPES, Registry
-from gateway.routes import accounts, catalogue, consents, health
+from gateway.routes import accounts, catalogue, consents, health, portal
 from gateway.sandbox_bridge import GatewaySandboxPort
 from gateway.services import Services
 from gateway.settings import CoreKind, Settings
@@ -108,7 +108,7 @@ def build_services(settings: Settings) -> Services:
     oauth_store = OAuthStore(db, revocations)
     registry = Registry(db)
     consent_store = ConsentStore(db, oauth_store)
-    replay, _redis = _replay_cache(settings)
+    replay, redis_client = _replay_cache(settings)
     dpop = DPoPVerifier(
         replay,
         iat_window=settings.dpop_iat_window,
@@ -166,6 +166,7 @@ def build_services(settings: Settings) -> Services:
         pairwise=pairwise,
         customers=customers,
         secret=secret,
+        redis=redis_client,
     )
 
 
@@ -247,6 +248,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await services.revocation_feed.stop()
+            if services.redis is not None:
+                await services.redis.aclose()
             await services.db.dispose()
 
     app = FastAPI(
@@ -262,6 +265,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     routers = [
         health.router,
+        portal.router,
         oauth_routes.router,
         oauth_pages.router,
         catalogue.router,

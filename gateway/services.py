@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from adapters.contract import CoreBanking
 from gateway.consents import ConsentStore
@@ -39,3 +40,4 @@ class Services:
     pairwise: Pairwise
     customers: CustomerDirectory | None
     secret: bytes
+    redis: Any | None = None

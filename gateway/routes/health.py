@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter
 from starlette.responses import JSONResponse
 
@@ -21,6 +23,11 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         "database": await services.db.ping(),
         "core": await services.core.health(),
     }
+    if services.redis is not None:
+        try:
+            checks["redis"] = bool(await asyncio.wait_for(services.redis.ping(), 0.5))
+        except Exception:
+            checks["redis"] = False
     ready = all(checks.values())
     body = {
         "status": "ready" if ready else "unavailable",
