@@ -363,6 +363,7 @@ def serve(
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers propagate to the JSON handler
     )
 
 

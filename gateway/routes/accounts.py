@@ -11,7 +11,6 @@ from gateway.deps import AccountsList, AccountsRead, BalancesRead, ServicesDep
 from gateway.errors import NotFoundError
 from gateway.routes.params import Cursor, PageSize
 from gateway.routes.shape import day, listing, money, page, timestamp
-from gateway.services import Services
 from policies.pipeline import RequestContext
 
 router = APIRouter(prefix="/v1/accounts", tags=["Accounts"])
@@ -74,10 +73,6 @@ async def get_account(
 async def get_balances(
     ctx: BalancesRead, services: ServicesDep, account_id: str = AccountId
 ) -> dict[str, Any]:
-    return await balances_of(services, ctx, account_id)
-
-
-async def balances_of(services: Services, ctx: RequestContext, account_id: str) -> dict[str, Any]:
     balances = await services.core.get_balances(_core_ctx(ctx), _account_ref(ctx, account_id))
     return listing(
         [
