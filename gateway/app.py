@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -238,6 +239,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if services.db.is_sqlite:
             await services.db.upgrade()
         await services.revocation_feed.start()
+        # Start-up objects live for the process: keep them out of every full collection,
+        # which would otherwise pause all requests in flight for tens of milliseconds.
+        gc.collect()
+        gc.freeze()
         log.info(
             "gateway_started",
             environment=settings.environment.value,
@@ -263,14 +268,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     _install_error_handlers(app)
+    # Hot data routes first: FastAPI matches included routers in order.
     routers = [
-        health.router,
-        portal.router,
-        oauth_routes.router,
-        oauth_pages.router,
+        accounts.router,
         catalogue.router,
         consents.router,
-        accounts.router,
+        oauth_routes.router,
+        oauth_pages.router,
+        health.router,
+        portal.router,
     ]
     if settings.is_sandbox:
         authentication = services.pipeline.policies[0]

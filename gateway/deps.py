@@ -7,19 +7,22 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
+from adapters.contract import CoreContext
 from gateway.services import Services
 from policies.catalog import SecurityLevel
-from policies.pipeline import RequestContext
+from policies.pipeline import AccessGrant, ConsentView, RequestContext
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """The app's services (async: a plain `def` would cost a thread-pool hop per request)."""
     services: Services = request.app.state.services
     return services
 
@@ -29,15 +32,40 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 def external_url(services: Services, request: Request) -> str:
     """The URL the partner called, on the issuer's origin (what DPoP `htu` must match)."""
-    query = request.url.query
-    return services.settings.issuer + request.url.path + (f"?{query}" if query else "")
+    scope = request.scope  # not request.url: building a URL object costs more than this
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope["path"]
+    query = scope["query_string"].decode("latin-1")
+    return services.settings.issuer + path + (f"?{query}" if query else "")
 
 
-def guard(product_name: str) -> Callable[[Request, Response], Awaitable[RequestContext]]:
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A request the pipeline let through: its context, and the services that serve it."""
+
+    ctx: RequestContext
+    services: Services
+
+    @property
+    def grant(self) -> AccessGrant:
+        assert self.ctx.grant is not None, "every guarded product authenticates"
+        return self.ctx.grant
+
+    @property
+    def consent(self) -> ConsentView:
+        assert self.ctx.consent is not None, "only products with permissions have a consent"
+        return self.ctx.consent
+
+    @property
+    def core_context(self) -> CoreContext:
+        return CoreContext(self.grant.partner_id, self.ctx.request_id)
+
+
+def guard(product_name: str) -> Callable[[Request], Awaitable[Admitted]]:
     """A dependency that admits the request through the pipeline for `product_name`."""
 
-    async def admit(request: Request, response: Response) -> RequestContext:
-        services = get_services(request)
+    async def admit(request: Request) -> Admitted:
+        services: Services = request.app.state.services
         ctx = RequestContext(
             product=services.catalog.product(product_name),
             method=request.method,
@@ -48,8 +76,8 @@ def guard(product_name: str) -> Callable[[Request, Response], Awaitable[RequestC
         request.state.policy_context = ctx
         await services.pipeline.run_request(ctx)
         if ctx.product.level is SecurityLevel.A2:
-            response.headers["Cache-Control"] = "no-store"
-        return ctx
+            ctx.response_headers.append(("Cache-Control", "no-store"))
+        return Admitted(ctx, services)
 
     admit.__name__ = f"guard_{product_name.replace('.', '_')}"
     admit.product = product_name  # type: ignore[attr-defined]
@@ -73,13 +101,13 @@ def guarded_products(routes: Iterable[BaseRoute]) -> set[str]:
     return found
 
 
-CapabilitiesRead = Annotated[RequestContext, Depends(guard("capabilities.read"))]
-DepositProductsRead = Annotated[RequestContext, Depends(guard("products.deposits.read"))]
-LoanProductsRead = Annotated[RequestContext, Depends(guard("products.loans.read"))]
-WealthProductsRead = Annotated[RequestContext, Depends(guard("products.wealth.read"))]
-ConsentsCreate = Annotated[RequestContext, Depends(guard("consents.create"))]
-ConsentsRead = Annotated[RequestContext, Depends(guard("consents.read"))]
-ConsentsRevoke = Annotated[RequestContext, Depends(guard("consents.revoke"))]
-AccountsList = Annotated[RequestContext, Depends(guard("accounts.list"))]
-AccountsRead = Annotated[RequestContext, Depends(guard("accounts.read"))]
-BalancesRead = Annotated[RequestContext, Depends(guard("accounts.balances.read"))]
+CapabilitiesRead = Annotated[Admitted, Depends(guard("capabilities.read"))]
+DepositProductsRead = Annotated[Admitted, Depends(guard("products.deposits.read"))]
+LoanProductsRead = Annotated[Admitted, Depends(guard("products.loans.read"))]
+WealthProductsRead = Annotated[Admitted, Depends(guard("products.wealth.read"))]
+ConsentsCreate = Annotated[Admitted, Depends(guard("consents.create"))]
+ConsentsRead = Annotated[Admitted, Depends(guard("consents.read"))]
+ConsentsRevoke = Annotated[Admitted, Depends(guard("consents.revoke"))]
+AccountsList = Annotated[Admitted, Depends(guard("accounts.list"))]
+AccountsRead = Annotated[Admitted, Depends(guard("accounts.read"))]
+BalancesRead = Annotated[Admitted, Depends(guard("accounts.balances.read"))]

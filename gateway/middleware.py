@@ -130,10 +130,14 @@ class PipelineResponseMiddleware:
                     ctx.status = message["status"]
                     await self.pipeline.run_response(ctx)
                     if ctx.response_headers:
-                        message["headers"] = [
-                            *message.get("headers", []),
-                            *((k.lower().encode(), v.encode()) for k, v in ctx.response_headers),
+                        headers = list(message.get("headers", []))
+                        present = {name for name, _ in headers}
+                        headers += [
+                            (name, v.encode())
+                            for k, v in ctx.response_headers
+                            if (name := k.lower().encode()) not in present
                         ]
+                        message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_after_policies)

@@ -6,6 +6,7 @@ cache, invalidated as soon as a revocation is seen.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Protocol
 
@@ -19,30 +20,54 @@ class ConsentLookup(Protocol):
 
 
 class ConsentCache:
-    """Consent views cached for `ttl` seconds; revocations evict immediately."""
+    """Consent views cached for `ttl` seconds; revocations evict immediately.
 
-    def __init__(self, lookup: ConsentLookup, revocations: RevocationList, ttl: float = 5.0):
+    Concurrent misses for one consent share a single lookup, so an expiring entry under
+    load costs one database read, not one per request in flight.
+    """
+
+    def __init__(
+        self, lookup: ConsentLookup, revocations: RevocationList, ttl: float = 30.0
+    ) -> None:
         self.lookup = lookup
         self.ttl = ttl
         self._entries: dict[str, tuple[float, ConsentView | None]] = {}
+        self._inflight: dict[str, asyncio.Future[ConsentView | None]] = {}
         revocations.on_revoke(self._evict)
 
     def _evict(self, kind: str, value: str) -> None:
         if kind == "consent":
-            self._entries.pop(value, None)
+            self.invalidate(value)
 
     def invalidate(self, consent_id: str) -> None:
         self._entries.pop(consent_id, None)
+        self._inflight.pop(consent_id, None)
 
     async def get(self, consent_id: str) -> ConsentView | None:
-        now = time.monotonic()
         entry = self._entries.get(consent_id)
-        if entry is not None and entry[0] > now:
+        if entry is not None and entry[0] > time.monotonic():
             return entry[1]
-        view = await self.lookup.consent_view(consent_id)
-        if len(self._entries) > 50_000:
-            self._entries.clear()
-        self._entries[consent_id] = (now + self.ttl, view)
+        pending = self._inflight.get(consent_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[ConsentView | None] = asyncio.get_running_loop().create_future()
+        self._inflight[consent_id] = future
+        try:
+            view = await self.lookup.consent_view(consent_id)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody else must
+            raise
+        finally:
+            # Invalidated while reading (a revocation): answer, but do not cache.
+            is_current = self._inflight.get(consent_id) is future
+            if is_current:
+                del self._inflight[consent_id]
+        future.set_result(view)
+        if is_current:
+            if len(self._entries) > 50_000:
+                self._entries.clear()
+            self._entries[consent_id] = (time.monotonic() + self.ttl, view)
         return view
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from joserfc import jws, jwt
+import orjson
+from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, RSAKey
 
@@ -114,6 +115,7 @@ class DPoPVerifier:
         self.iat_window = iat_window
         self.nonces = nonces
         self.require_nonce = require_nonce
+        self._keys: dict[bytes, tuple[ECKey | RSAKey, str]] = {}
 
     async def verify(
         self, proof: str | None, method: str, url: str, access_token: str | None = None
@@ -122,24 +124,33 @@ class DPoPVerifier:
             raise DPoPError("the DPoP header is missing")
         if "," in proof or " " in proof.strip():
             raise DPoPError("exactly one DPoP proof is allowed")
-        key = self._public_key(proof)
+        key, jkt = self._public_key(proof)
         try:
-            token = jwt.decode(proof, key, registry=PROOF_REGISTRY)
+            verified = jws.deserialize_compact(proof, key, registry=PROOF_REGISTRY)
+            claims = orjson.loads(verified.payload)
         except (JoseError, ValueError) as exc:
             raise DPoPError(f"the DPoP proof signature is invalid: {exc}") from exc
-        claims: dict[str, Any] = dict(token.claims)
+        if not isinstance(claims, dict):
+            raise DPoPError("the DPoP proof payload must be a JSON object")
         self._check_claims(claims, method, url, access_token)
-        jkt = key.thumbprint()
         jti = claims["jti"]
         if not await self.replay.first_use(f"dpop:{jkt}:{jti}", ttl=2 * self.iat_window + 5):
             raise DPoPError("the DPoP proof was already used (jti replay)")
         return DPoPProof(jkt=jkt, jti=jti)
 
-    def _public_key(self, proof: str) -> ECKey | RSAKey:
+    def _public_key(self, proof: str) -> tuple[ECKey | RSAKey, str]:
+        """The proof's header key and its RFC 7638 thumbprint (imported keys are cached)."""
+        encoded_header, dot, _ = proof.partition(".")
+        if not dot or len(encoded_header) > PROOF_REGISTRY.max_header_length * 4 // 3 + 4:
+            raise DPoPError("the DPoP proof is not a compact JWS")
         try:
-            header = dict(jws.extract_compact(proof.encode(), registry=PROOF_REGISTRY).headers())
-        except (JoseError, ValueError, UnicodeError) as exc:
+            header = orjson.loads(
+                base64.urlsafe_b64decode(encoded_header + "=" * (-len(encoded_header) % 4))
+            )
+        except (ValueError, UnicodeError) as exc:
             raise DPoPError("the DPoP proof is not a compact JWS") from exc
+        if not isinstance(header, dict):
+            raise DPoPError("the DPoP proof is not a compact JWS")
         if header.get("typ") != "dpop+jwt":
             raise DPoPError("the DPoP proof must have typ 'dpop+jwt'")
         if header.get("alg") not in DPOP_ALGS:
@@ -147,13 +158,20 @@ class DPoPVerifier:
         jwk = header.get("jwk")
         if not isinstance(jwk, dict) or _PRIVATE_MEMBERS & set(jwk):
             raise DPoPError("the DPoP proof must carry a public 'jwk'")
+        cache_key = orjson.dumps(jwk, option=orjson.OPT_SORT_KEYS)
+        cached = self._keys.get(cache_key)
+        if cached is not None:
+            return cached
         try:
             key = JWKRegistry.import_key(jwk)
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise DPoPError("the DPoP proof 'jwk' is not a valid key") from exc
         if not isinstance(key, ECKey | RSAKey):
             raise DPoPError("the DPoP proof key type is not allowed")
-        return key
+        if len(self._keys) >= 10_000:
+            self._keys.clear()
+        self._keys[cache_key] = (key, key.thumbprint())
+        return self._keys[cache_key]
 
     def _check_claims(
         self, claims: dict[str, Any], method: str, url: str, access_token: str | None
@@ -163,8 +181,11 @@ class DPoPVerifier:
             raise DPoPError("the DPoP proof needs a 'jti'")
         if htm != method:
             raise DPoPError("the DPoP proof 'htm' does not match the request method")
+        target = url.partition("?")[0]
         try:
-            same_target = isinstance(htu, str) and normalise_htu(htu) == normalise_htu(url)
+            same_target = isinstance(htu, str) and (
+                htu == target or normalise_htu(htu) == normalise_htu(url)
+            )
         except ValueError:  # e.g. a port out of range
             same_target = False
         if not same_target:

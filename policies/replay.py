@@ -13,21 +13,35 @@ class ReplayCache(Protocol):
 
 
 class MemoryReplayCache:
-    """An in-process replay cache (one replica), purged as it grows."""
+    """An in-process replay cache (one replica).
 
-    def __init__(self, max_entries: int = 200_000) -> None:
+    Keys are kept in insertion order with their expiry; expired keys are dropped from the
+    front as new ones arrive, so memory follows the rate of new keys times their TTL.
+    Past `max_entries` live keys it refuses (fails closed) rather than forget one.
+    """
+
+    def __init__(self, max_entries: int = 2_000_000) -> None:
         self._seen: dict[str, float] = {}
         self.max_entries = max_entries
 
+    def _drop_expired(self, now: float) -> None:
+        seen = self._seen
+        while seen:
+            oldest = next(iter(seen))
+            if seen[oldest] > now:
+                return
+            del seen[oldest]
+
     async def first_use(self, key: str, ttl: int) -> bool:
         now = time.monotonic()
+        self._drop_expired(now)
         expiry = self._seen.get(key)
-        if expiry is not None and expiry > now:
-            return False
-        if len(self._seen) >= self.max_entries:
-            self._seen = {k: v for k, v in self._seen.items() if v > now}
-            if len(self._seen) >= self.max_entries:  # all live: refuse rather than forget
+        if expiry is not None:
+            if expiry > now:
                 return False
+            del self._seen[key]
+        if len(self._seen) >= self.max_entries:
+            return False
         self._seen[key] = now + ttl
         return True
 

@@ -6,34 +6,26 @@ from typing import Any
 
 from fastapi import APIRouter, Path
 
-from adapters.contract import Account, CoreContext
-from gateway.deps import AccountsList, AccountsRead, BalancesRead, ServicesDep
+from adapters.contract import Account
+from gateway.deps import AccountsList, AccountsRead, Admitted, BalancesRead
 from gateway.errors import NotFoundError
 from gateway.routes.params import Cursor, PageSize
 from gateway.routes.shape import day, listing, money, page, timestamp
-from policies.pipeline import RequestContext
 
 router = APIRouter(prefix="/v1/accounts", tags=["Accounts"])
 AccountId = Path(pattern=r"^acc_[a-z2-7]{1,64}$", description="An account id from /v1/accounts")
 A2 = {"x-security-level": "A2"}
 
 
-def _core_ctx(ctx: RequestContext) -> CoreContext:
-    assert ctx.grant is not None
-    return CoreContext(ctx.grant.partner_id, ctx.request_id)
-
-
-def _account_ref(ctx: RequestContext, account_id: str) -> str:
+def _account_ref(call: Admitted, account_id: str) -> str:
     """The core reference of a consented account; anything else is simply not found."""
-    assert ctx.consent is not None
-    ref = ctx.consent.accounts.get(account_id)
+    ref = call.consent.accounts.get(account_id)
     if ref is None:
         raise NotFoundError("no such account under this consent")
     return ref
 
 
-def _account_json(ctx: RequestContext, account_id: str, account: Account) -> dict[str, Any]:
-    assert ctx.consent is not None
+def _account_json(call: Admitted, account_id: str, account: Account) -> dict[str, Any]:
     body: dict[str, Any] = {
         "account_id": account_id,
         "account_type": account.account_type,
@@ -43,37 +35,37 @@ def _account_json(ctx: RequestContext, account_id: str, account: Account) -> dic
         "status": account.status.value,
         "opened_on": day(account.opened_on),
     }
-    if "ReadAccountsDetail" in ctx.consent.permissions:
+    if "ReadAccountsDetail" in call.consent.permissions:
         body["account_number"] = account.account_number
     return body
 
 
 @router.get("", summary="The consented accounts", openapi_extra=A2)
 async def list_accounts(
-    ctx: AccountsList, services: ServicesDep, page_size: PageSize = 50, cursor: Cursor = None
+    call: AccountsList, page_size: PageSize = 50, cursor: Cursor = None
 ) -> dict[str, Any]:
-    assert ctx.consent is not None
-    assert ctx.consent.customer_ref is not None
-    wanted = {ref: acc_id for acc_id, ref in ctx.consent.accounts.items()}
-    accounts = await services.core.list_accounts(_core_ctx(ctx), ctx.consent.customer_ref)
+    consent = call.consent
+    assert consent.customer_ref is not None
+    wanted = {ref: acc_id for acc_id, ref in consent.accounts.items()}
+    accounts = await call.services.core.list_accounts(call.core_context, consent.customer_ref)
     selected = [(wanted[a.core_ref], a) for a in accounts if a.core_ref in wanted]
     chunk, next_cursor = page(selected, page_size, cursor)
-    return listing([_account_json(ctx, i, a) for i, a in chunk], next_cursor)
+    return listing([_account_json(call, i, a) for i, a in chunk], next_cursor)
 
 
 @router.get("/{account_id}", summary="One consented account", openapi_extra=A2)
-async def get_account(
-    ctx: AccountsRead, services: ServicesDep, account_id: str = AccountId
-) -> dict[str, Any]:
-    account = await services.core.get_account(_core_ctx(ctx), _account_ref(ctx, account_id))
-    return _account_json(ctx, account_id, account)
+async def get_account(call: AccountsRead, account_id: str = AccountId) -> dict[str, Any]:
+    account = await call.services.core.get_account(
+        call.core_context, _account_ref(call, account_id)
+    )
+    return _account_json(call, account_id, account)
 
 
 @router.get("/{account_id}/balances", summary="Balances of a consented account", openapi_extra=A2)
-async def get_balances(
-    ctx: BalancesRead, services: ServicesDep, account_id: str = AccountId
-) -> dict[str, Any]:
-    balances = await services.core.get_balances(_core_ctx(ctx), _account_ref(ctx, account_id))
+async def get_balances(call: BalancesRead, account_id: str = AccountId) -> dict[str, Any]:
+    balances = await call.services.core.get_balances(
+        call.core_context, _account_ref(call, account_id)
+    )
     return listing(
         [
             {

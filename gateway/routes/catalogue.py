@@ -6,8 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from adapters.contract import CoreContext
-from gateway.deps import CapabilitiesRead, DepositProductsRead, ServicesDep
+from gateway.deps import CapabilitiesRead, DepositProductsRead
 from gateway.routes.params import Cursor, PageSize
 from gateway.routes.shape import listing, money, page
 
@@ -15,7 +14,8 @@ router = APIRouter(prefix="/v1", tags=["Capabilities and products"])
 
 
 @router.get("/capabilities", summary="What this bank's core supports")
-async def capabilities(ctx: CapabilitiesRead, services: ServicesDep) -> dict[str, Any]:
+async def capabilities(call: CapabilitiesRead) -> dict[str, Any]:
+    services = call.services
     declared = services.core.capabilities()
     return {
         "core": services.core.name,
@@ -30,15 +30,11 @@ async def capabilities(ctx: CapabilitiesRead, services: ServicesDep) -> dict[str
     openapi_extra={"x-security-level": "A1"},
 )
 async def deposit_products(
-    ctx: DepositProductsRead,
-    services: ServicesDep,
+    call: DepositProductsRead,
     page_size: PageSize = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    assert ctx.grant is not None
-    products = await services.core.list_deposit_products(
-        CoreContext(ctx.grant.partner_id, ctx.request_id)
-    )
+    products = await call.services.core.list_deposit_products(call.core_context)
     chunk, next_cursor = page(products, page_size, cursor)
     return listing(
         [

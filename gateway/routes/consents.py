@@ -12,10 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from starlette.responses import Response
 
 from gateway.consents import MAX_LIFETIME, PERMISSIONS, Consent, ConsentType
-from gateway.deps import ConsentsCreate, ConsentsRead, ConsentsRevoke, ServicesDep
+from gateway.deps import Admitted, ConsentsCreate, ConsentsRead, ConsentsRevoke
 from gateway.errors import NotFoundError
-from gateway.services import Services
-from policies.pipeline import RequestContext
 
 router = APIRouter(prefix="/v1/consents", tags=["Consents"])
 ConsentId = Path(pattern=r"^cns_[a-z2-7]{1,64}$")
@@ -90,10 +88,9 @@ class ConsentRequest(BaseModel):
         return self
 
 
-async def _own(services: Services, ctx: RequestContext, consent_id: str) -> Consent:
-    assert ctx.grant is not None
-    consent = await services.consents.get(consent_id)
-    if consent is None or consent.partner_id != ctx.grant.partner_id:
+async def _own(call: Admitted, consent_id: str) -> Consent:
+    consent = await call.services.consents.get(consent_id)
+    if consent is None or consent.partner_id != call.grant.partner_id:
         raise NotFoundError("no such consent")
     return consent
 
@@ -102,15 +99,13 @@ async def _own(services: Services, ctx: RequestContext, consent_id: str) -> Cons
     "", status_code=201, summary="Ask for a consent", openapi_extra={"x-security-level": "A2"}
 )
 async def create_consent(
-    ctx: ConsentsCreate,
-    services: ServicesDep,
+    call: ConsentsCreate,
     response: Response,
     body: Annotated[ConsentRequest, Body()],
 ) -> dict[str, Any]:
-    assert ctx.grant is not None
-    consent = await services.consents.create(
-        partner_id=ctx.grant.partner_id,
-        client_id=ctx.grant.client_id,
+    consent = await call.services.consents.create(
+        partner_id=call.grant.partner_id,
+        client_id=call.grant.client_id,
         type=body.type,
         permissions=body.permissions,
         expires_at=body.expires_at,
@@ -125,10 +120,10 @@ async def create_consent(
     "/{consent_id}", summary="A consent and its status", openapi_extra={"x-security-level": "A2"}
 )
 async def get_consent(
-    ctx: ConsentsRead, services: ServicesDep, response: Response, consent_id: str = ConsentId
+    call: ConsentsRead, response: Response, consent_id: str = ConsentId
 ) -> dict[str, Any]:
     response.headers["Cache-Control"] = "no-store"
-    return (await _own(services, ctx, consent_id)).public()
+    return (await _own(call, consent_id)).public()
 
 
 @router.delete(
@@ -137,9 +132,7 @@ async def get_consent(
     summary="Revoke a consent",
     openapi_extra={"x-security-level": "A2"},
 )
-async def revoke_consent(
-    ctx: ConsentsRevoke, services: ServicesDep, consent_id: str = ConsentId
-) -> Response:
-    await _own(services, ctx, consent_id)
-    await services.consents.revoke(consent_id)
+async def revoke_consent(call: ConsentsRevoke, consent_id: str = ConsentId) -> Response:
+    await _own(call, consent_id)
+    await call.services.consents.revoke(consent_id)
     return Response(status_code=204)
