@@ -5,8 +5,7 @@
 
 Samples only the thread holding the GIL (`py-spy --gil`), so the shares are of the Python CPU
 time. Prints the packages and functions with the most samples, by own time and including
-callees, and keeps
-the collapsed stacks (bench/results/profile-<mode>.txt, flamegraph.pl / speedscope input).
+callees, and keeps the collapsed stacks in bench/results/profile-<mode>.txt (flame-graph input).
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
-"""Benchmark `GET /v1/accounts/{id}/balances`: gateway (Bearer, DPoP) against a bare endpoint.
+"""Benchmark `GET /v1/accounts/{id}/balances`: gateway (Bearer, DPoP) against bare endpoints.
 
     .venv/bin/python bench/run.py [--duration 10] [--connections 32] [--threads 1]
 
-Starts the gateway and bench/bare_app.py as uvicorn subprocesses (pinned to core 0), sets up
-tokens over HTTP, drives each phase with wrk (pinned to core 1) after a warm-up, and writes
-bench/results/latest.json and bench/REPORT.md.
+Starts the gateway and the two bench/bare_app.py variants (FastAPI's default JSON, orjson) as
+uvicorn subprocesses (pinned to core 0), sets up tokens over HTTP, drives each phase with wrk
+(pinned to core 1) after a warm-up, and writes bench/results/latest.json and bench/REPORT.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import math
 import shlex
@@ -46,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per phase")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
-    parser.add_argument("--rounds", type=int, default=1, help="bare/Bearer/DPoP rounds")
+    parser.add_argument("--rounds", type=int, default=1, help="bare/bare-orjson/Bearer/DPoP rounds")
     parser.add_argument("--results", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument("--report", type=Path, default=HERE / "REPORT.md")
     args = parser.parse_args(argv)
@@ -62,12 +64,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 class Bench:
-    """One benchmark run: the two servers, the partner, and the phases of each round."""
+    """One benchmark run: the three servers, the partner, and the phases of each round."""
 
-    def __init__(self, args: argparse.Namespace, gateway: Server, bare: Server) -> None:
+    def __init__(
+        self, args: argparse.Namespace, gateway: Server, bare: Server, bare_orjson: Server
+    ) -> None:
         self.args = args
         self.gateway = gateway
         self.bare = bare
+        self.bare_orjson = bare_orjson
         self.warmup = Load(args.threads, args.connections, args.warmup)
         self.load = Load(args.threads, args.connections, args.duration)
         self.http = httpx.Client(base_url=gateway.url, timeout=10.0)
@@ -85,22 +90,36 @@ class Bench:
         grants.fetch_balances(self.http, grant)
         return grant
 
-    def measure(self, name: str, run: Callable[[str, Load], Measurement]) -> Measurement:
-        """Warm up, then measure, with the same wrk invocation (`run(part, load)`)."""
+    def measure(
+        self, name: str, server: Server, run: Callable[[str, Load], Measurement]
+    ) -> Measurement:
+        """Warm up, then measure (`run(part, load)`), noting the server's CPU time used."""
         log(f"{name}: warm-up {self.warmup.duration:g} s")
         run("warmup", self.warmup)
         log(f"{name}: measuring {self.load.duration:g} s")
+        cpu_before = server.cpu_seconds()
         measured = run("measure", self.load)
+        cpu_after = server.cpu_seconds()
+        if cpu_before is not None and cpu_after is not None and measured.requests:
+            used = cpu_after - cpu_before
+            measured = dataclasses.replace(
+                measured,
+                server_cpu_us_per_request=round(used / measured.requests * 1e6, 1),
+                server_cpu_share=round(used / measured.seconds, 2),
+            )
         log(
             f"{name}: {measured.rps:,.0f} req/s, p50 {measured.p50_ms:.2f} ms, "
-            f"p99 {measured.p99_ms:.2f} ms, non-2xx {measured.non_2xx}"
+            f"p99 {measured.p99_ms:.2f} ms, server CPU {measured.server_cpu_us_per_request} "
+            f"µs/request, non-2xx {measured.non_2xx}"
         )
         return measured
 
     def static_phase(self, name: str, server: Server, grant: grants.Grant) -> Measurement:
         url = server.url + grants.balances_path(grant)
         header = f"Bearer {grant.access_token}"
-        return self.measure(name, lambda _, load: run_wrk(url, load, "static.lua", [header]))
+        return self.measure(
+            name, server, lambda _, load: run_wrk(url, load, "static.lua", [header])
+        )
 
     def dpop_phase(self, expected_rps: float, workdir: Path) -> Measurement:
         """Generate unique proofs for warm-up and measurement, then run straight away."""
@@ -127,7 +146,7 @@ class Bench:
         def run(part: str, load: Load) -> Measurement:
             return run_wrk(url, load, "dpop.lua", [str(files[part]), threads, authorization])
 
-        measured = self.measure("dpop", run)
+        measured = self.measure("dpop", self.gateway, run)
         if time.monotonic() - started > DPOP_IAT_WINDOW:
             log("warning: the DPoP phase outlived the iat window; expect 401s")
         return measured
@@ -136,16 +155,23 @@ class Bench:
         log(f"round {number}/{self.args.rounds}")
         bearer = self.fresh_grant(dpop=False)
         results = {"bare": self.static_phase("bare", self.bare, bearer)}
+        results["bare_orjson"] = self.static_phase("bare-orjson", self.bare_orjson, bearer)
         results["bearer"] = self.static_phase("bearer", self.gateway, bearer)
         results["dpop"] = self.dpop_phase(results["bearer"].rps, workdir)
         return results
 
 
-def start_servers(workdir: Path) -> tuple[Server, Server, dict[str, int]]:
-    """The gateway, then the bare app serving the gateway's own balances document."""
-    gateway = gateway_server(workdir / "data", workdir / "gateway.log")
-    gateway.start("/readyz")
-    try:
+def start_servers(workdir: Path) -> tuple[Server, Server, Server, dict[str, Any]]:
+    """The gateway, then both bare apps serving the gateway's own balances document.
+
+    Checks that the two bare variants answer byte-identical bodies, the same document as the
+    gateway's, and as many bytes as the gateway (its `as_of` timestamps differ, not their
+    length).
+    """
+    with contextlib.ExitStack() as started:
+        gateway = gateway_server(workdir / "data", workdir / "gateway.log")
+        gateway.start("/readyz")
+        started.callback(gateway.stop)
         with httpx.Client(base_url=gateway.url, timeout=10.0) as http:
             partner = grants.sign_up(http)
             grant = grants.customer_grant(http, partner, dpop=False)
@@ -156,17 +182,38 @@ def start_servers(workdir: Path) -> tuple[Server, Server, dict[str, int]]:
             response.raise_for_status()
         body_path = workdir / "balances.json"
         body_path.write_bytes(response.content)
-        bare = bare_server(body_path, workdir / "bare.log")
-        bare.start()
-        check = httpx.get(bare.url + grants.balances_path(grant), timeout=10.0)
-        check.raise_for_status()
-        if check.json() != response.json():
-            raise RuntimeError("the bare endpoint does not return the gateway's document")
-    except BaseException:
-        gateway.stop()
-        raise
-    sizes = {"gateway": len(response.content), "bare": len(check.content)}
-    return gateway, bare, sizes
+        bodies: dict[str, bytes] = {}
+        servers: dict[str, Server] = {}
+        for serialiser, key in (("default", "bare"), ("orjson", "bare_orjson")):
+            server = bare_server(body_path, workdir / f"{key}.log", serialiser)
+            server.start()
+            started.callback(server.stop)
+            check = httpx.get(server.url + grants.balances_path(grant), timeout=10.0)
+            check.raise_for_status()
+            if check.headers.get("content-type") != "application/json":
+                raise RuntimeError(f"{server.name} answers {check.headers.get('content-type')}")
+            if check.json() != response.json():
+                raise RuntimeError(f"{server.name} does not return the gateway's document")
+            servers[key], bodies[key] = server, check.content
+        if bodies["bare"] != bodies["bare_orjson"]:
+            raise RuntimeError(
+                "the two bare endpoints answer different bytes:\n"
+                f"  default: {bodies['bare']!r}\n  orjson:  {bodies['bare_orjson']!r}"
+            )
+        if len(bodies["bare"]) != len(response.content):
+            raise RuntimeError(
+                f"the bare body is {len(bodies['bare'])} bytes, "
+                f"the gateway's {len(response.content)}"
+            )
+        started.pop_all()
+    sizes: dict[str, Any] = {
+        "gateway": len(response.content),
+        "bare": len(bodies["bare"]),
+        "bare_orjson": len(bodies["bare_orjson"]),
+        "bare_bodies_identical": True,
+        "bare_identical_to_gateway": bodies["bare"] == response.content,
+    }
+    return gateway, servers["bare"], servers["bare_orjson"], sizes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,9 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="obgw-bench-") as tmp:
         workdir = Path(tmp)
         log(f"starting servers in {workdir}")
-        gateway, bare, sizes = start_servers(workdir)
-        with gateway, bare:
-            bench = Bench(args, gateway, bare)
+        gateway, bare, bare_orjson, sizes = start_servers(workdir)
+        with gateway, bare, bare_orjson:
+            bench = Bench(args, gateway, bare, bare_orjson)
             rounds = [bench.round(n, workdir) for n in range(1, args.rounds + 1)]
             bench.http.close()
     summaries = report.summarise(rounds)
@@ -218,7 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     for issue in issues:
         print(f"warning: {issue}")
     print(f"\nwrote {args.results} and {args.report}")
-    print(json.dumps({s.phase: s.rps_ratio for s in summaries}))
+    print("throughput ÷ bare:", json.dumps({s.phase: s.rps_ratio for s in summaries}))
+    print(
+        "throughput ÷ bare-orjson:",
+        json.dumps({s.phase: s.rps_ratio_orjson for s in summaries}),
+    )
     return 1 if issues else 0
 
 

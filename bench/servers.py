@@ -91,6 +91,14 @@ class Server:
         """The server's process id (taskset execs the server, so it is the same process)."""
         return None if self._process is None else self._process.pid
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time of the server process so far (Linux `/proc`), else None."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         """Terminate the process (SIGTERM, then SIGKILL after 10 s)."""
         if self._process is None or self._process.poll() is not None:
@@ -121,7 +129,19 @@ def gateway_server(data_dir: Path, log_path: Path) -> Server:
     return Server("gateway", "gateway.asgi:app", port, env, log_path)
 
 
-def bare_server(body_path: Path, log_path: Path) -> Server:
-    """The bare FastAPI app (bench/bare_app.py) serving the document in `body_path`."""
+BARE_FACTORIES = {
+    "default": "bench.bare_app:app_from_env",
+    "orjson": "bench.bare_app:orjson_app_from_env",
+}
+
+
+def bare_server(body_path: Path, log_path: Path, serialiser: str = "default") -> Server:
+    """A bare FastAPI app (bench/bare_app.py) serving the document in `body_path`.
+
+    `serialiser` is "default" (FastAPI serialises the returned dict) or "orjson" (the route
+    returns `Response(orjson.dumps(...))`).
+    """
     env = {"BENCH_BARE_BODY": str(body_path)}
-    return Server("bare", "bench.bare_app:app_from_env", free_port(), env, log_path, factory=True)
+    name = "bare" if serialiser == "default" else f"bare-{serialiser}"
+    factory = BARE_FACTORIES[serialiser]
+    return Server(name, factory, free_port(), env, log_path, factory=True)

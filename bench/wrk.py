@@ -50,6 +50,8 @@ class Measurement:
     socket_errors: int
     proofs_loaded: int
     proofs_reused: int
+    server_cpu_us_per_request: float | None = None
+    server_cpu_share: float | None = None
 
     @classmethod
     def from_report(cls, report: dict[str, Any]) -> Measurement:

@@ -34,8 +34,8 @@ def external_url(services: Services, request: Request) -> str:
     """The URL the partner called, on the issuer's origin (what DPoP `htu` must match)."""
     scope = request.scope  # not request.url: building a URL object costs more than this
     raw_path = scope.get("raw_path")
-    path = raw_path.decode("latin-1") if raw_path else scope["path"]
-    query = scope["query_string"].decode("latin-1")
+    path: str = raw_path.decode("latin-1") if raw_path else scope["path"]
+    query: str = scope["query_string"].decode("latin-1")
     return services.settings.issuer + path + (f"?{query}" if query else "")
 
 
