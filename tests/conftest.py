@@ -140,13 +140,3 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
-
-
-@pytest.fixture
-def live_server(
-    tmp_path: Path, backend: str, request: pytest.FixtureRequest
-) -> Iterator[LiveServer]:
-    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else ""
-    settings = make_settings(tmp_path, url, issuer=f"http://127.0.0.1:{free_port()}")
-    with LiveServer(settings) as server:
-        yield server

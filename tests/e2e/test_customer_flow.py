@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 import requests
 from requests_oauth2client import ClientSecretBasic, DPoPKey, OAuth2Client
 
-from tests.conftest import LiveServer
-from tests.factories import dpop_proof
+from tests.conftest import LiveServer, free_port, make_settings
+
+
+def _ath(token: str) -> str:
+    digest = hashlib.sha256(token.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
 
 CALLBACK = "http://127.0.0.1/callback"
 
@@ -25,10 +36,25 @@ def _signup(base: str) -> dict[str, str]:
     return dict(response.json())
 
 
+@pytest.fixture(params=[False, True], ids=["no-nonce", "dpop-nonce"])
+def journey_server(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> Iterator[LiveServer]:
+    """A live server, with and without mandatory DPoP nonces (RFC 9449 §8)."""
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else ""
+    settings = make_settings(
+        tmp_path, url, issuer=f"http://127.0.0.1:{free_port()}", dpop_require_nonce=request.param
+    )
+    with LiveServer(settings) as server:
+        yield server
+
+
 class TestCustomerJourney:
-    def test_consent_par_authorize_token_read_refresh_revoke(self, live_server: LiveServer) -> None:
+    def test_consent_par_authorize_token_read_refresh_revoke(
+        self, journey_server: LiveServer
+    ) -> None:
         """Consent → PAR (PKCE, DPoP) → authorize → token → read → refresh → revoke → refused."""
-        base = live_server.url
+        base = journey_server.url
         partner = _signup(base)
         auth = ClientSecretBasic(partner["client_id"], partner["client_secret"])
         oauth = OAuth2Client.from_discovery_document(
@@ -80,6 +106,9 @@ class TestCustomerJourney:
         assert balances.status_code == 200, balances.text
         assert {b["type"] for b in balances.json()["data"]} == {"InterimAvailable", "InterimBooked"}
 
+        if journey_server.settings.dpop_require_nonce:  # the nonce dance really happened
+            assert dpop_key.as_nonce
+            assert dpop_key.rs_nonce
         refreshed = oauth.refresh_token(token)
         assert refreshed.access_token != token.access_token
         again = requests.get(f"{base}/v1/accounts", auth=refreshed, timeout=10)
@@ -93,7 +122,9 @@ class TestCustomerJourney:
             timeout=10,
             headers={
                 "Authorization": f"DPoP {refreshed.access_token}",
-                "DPoP": dpop_proof(dpop_key, "GET", url, refreshed.access_token),
+                "DPoP": str(
+                    dpop_key.proof("GET", url, _ath(refreshed.access_token), dpop_key.rs_nonce)
+                ),
             },
         )
         assert refused.status_code == 401
