@@ -14,11 +14,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from adapters.contract import CoreBanking, CoreError
 from gateway import errors
 from gateway.consents import ConsentStore
-from gateway.deps import guarded_products
+from gateway.deps import guarded_routes
 from gateway.ids import Pairwise
 from gateway.logging import configure_logging
 from gateway.middleware import (
@@ -228,6 +229,29 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
 
 
+def _declare_products(services: Services, routes: list[BaseRoute]) -> None:
+    """Check every guarded route's product against the catalogue and tag its operation.
+
+    A missing product stops the start-up; the OpenAPI operation carries the product and its
+    JR/T 0185 security level.
+    """
+    guarded = list(guarded_routes(routes))
+    missing = {product for _, product in guarded} - set(services.catalog.products)
+    if missing:
+        source = services.settings.policy_file or "packaged"
+        raise CatalogError(
+            f"the product catalogue ({source}) lacks products that routes need: "
+            f"{', '.join(sorted(missing))}"
+        )
+    for route, name in guarded:
+        product = services.catalog.product(name)
+        route.openapi_extra = {
+            **(route.openapi_extra or {}),
+            "x-api-product": name,
+            "x-security-level": product.level.value,
+        }
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway for `settings` (from the environment when omitted)."""
     settings = settings or Settings()
@@ -284,13 +308,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers.append(build_router(GatewaySandboxPort(services, authentication)))
     for router in routers:
         app.include_router(router)
-    routes = [route for router in routers for route in router.routes]
-    missing = guarded_products(routes) - set(services.catalog.products)
-    if missing:
-        raise CatalogError(
-            f"the product catalogue ({settings.policy_file or 'packaged'}) lacks products "
-            f"that routes need: {', '.join(sorted(missing))}"
-        )
+    _declare_products(services, [route for router in routers for route in router.routes])
     app.add_middleware(PipelineResponseMiddleware, pipeline=services.pipeline)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

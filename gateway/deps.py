@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -84,21 +84,20 @@ def guard(product_name: str) -> Callable[[Request], Awaitable[Admitted]]:
     return admit
 
 
-def guarded_products(routes: Iterable[BaseRoute]) -> set[str]:
-    """The products named by the guards of `routes` (checked against the catalogue)."""
-    found: set[str] = set()
+def guarded_routes(routes: Iterable[BaseRoute]) -> Iterator[tuple[APIRoute, str]]:
+    """Each route guarded by `guard(product)`, with its product name."""
 
-    def walk(dependant: Dependant) -> None:
+    def products(dependant: Dependant) -> Iterator[str]:
         for dependency in dependant.dependencies:
             product = getattr(dependency.call, "product", None)
             if isinstance(product, str):
-                found.add(product)
-            walk(dependency)
+                yield product
+            yield from products(dependency)
 
     for route in routes:
         if isinstance(route, APIRoute):
-            walk(route.dependant)
-    return found
+            for product in products(route.dependant):
+                yield route, product
 
 
 CapabilitiesRead = Annotated[Admitted, Depends(guard("capabilities.read"))]

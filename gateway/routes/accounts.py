@@ -14,7 +14,6 @@ from gateway.routes.shape import day, listing, money, page, timestamp
 
 router = APIRouter(prefix="/v1/accounts", tags=["Accounts"])
 AccountId = Path(pattern=r"^acc_[a-z2-7]{1,64}$", description="An account id from /v1/accounts")
-A2 = {"x-security-level": "A2"}
 
 
 def _account_ref(call: Admitted, account_id: str) -> str:
@@ -40,7 +39,7 @@ def _account_json(call: Admitted, account_id: str, account: Account) -> dict[str
     return body
 
 
-@router.get("", summary="The consented accounts", openapi_extra=A2)
+@router.get("", summary="The consented accounts")
 async def list_accounts(
     call: AccountsList, page_size: PageSize = 50, cursor: Cursor = None
 ) -> dict[str, Any]:
@@ -53,7 +52,7 @@ async def list_accounts(
     return listing([_account_json(call, i, a) for i, a in chunk], next_cursor)
 
 
-@router.get("/{account_id}", summary="One consented account", openapi_extra=A2)
+@router.get("/{account_id}", summary="One consented account")
 async def get_account(call: AccountsRead, account_id: str = AccountId) -> dict[str, Any]:
     account = await call.services.core.get_account(
         call.core_context, _account_ref(call, account_id)
@@ -61,7 +60,7 @@ async def get_account(call: AccountsRead, account_id: str = AccountId) -> dict[s
     return _account_json(call, account_id, account)
 
 
-@router.get("/{account_id}/balances", summary="Balances of a consented account", openapi_extra=A2)
+@router.get("/{account_id}/balances", summary="Balances of a consented account")
 async def get_balances(call: BalancesRead, account_id: str = AccountId) -> dict[str, Any]:
     balances = await call.services.core.get_balances(
         call.core_context, _account_ref(call, account_id)

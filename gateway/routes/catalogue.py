@@ -27,7 +27,6 @@ async def capabilities(call: CapabilitiesRead) -> dict[str, Any]:
 @router.get(
     "/products/deposits",
     summary="Term-deposit products",
-    openapi_extra={"x-security-level": "A1"},
 )
 async def deposit_products(
     call: DepositProductsRead,

@@ -95,9 +95,7 @@ async def _own(call: Admitted, consent_id: str) -> Consent:
     return consent
 
 
-@router.post(
-    "", status_code=201, summary="Ask for a consent", openapi_extra={"x-security-level": "A2"}
-)
+@router.post("", status_code=201, summary="Ask for a consent")
 async def create_consent(
     call: ConsentsCreate,
     response: Response,
@@ -116,9 +114,7 @@ async def create_consent(
     return consent.public()
 
 
-@router.get(
-    "/{consent_id}", summary="A consent and its status", openapi_extra={"x-security-level": "A2"}
-)
+@router.get("/{consent_id}", summary="A consent and its status")
 async def get_consent(
     call: ConsentsRead, response: Response, consent_id: str = ConsentId
 ) -> dict[str, Any]:
@@ -130,7 +126,6 @@ async def get_consent(
     "/{consent_id}",
     status_code=204,
     summary="Revoke a consent",
-    openapi_extra={"x-security-level": "A2"},
 )
 async def revoke_consent(call: ConsentsRevoke, consent_id: str = ConsentId) -> Response:
     await _own(call, consent_id)

@@ -62,3 +62,23 @@ class TestIntrospection:
         response = await client.post("/oauth/introspect", data={"token": "x"})
         assert response.status_code in (400, 401)
         assert response.json()["error"] == "invalid_client"
+
+
+class TestOpenAPI:
+    async def test_every_capability_operation_has_a_security_level(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Each /v1 operation names its API product and JR/T 0185 level from the catalogue."""
+        spec = (await client.get("/openapi.json")).json()
+        assert spec["openapi"].startswith("3.1")
+        operations = [
+            op
+            for path, ops in spec["paths"].items()
+            if path.startswith("/v1")
+            for op in ops.values()
+        ]
+        assert operations
+        assert all(op["x-security-level"] in ("A1", "A2") for op in operations)
+        levels = {op["x-api-product"]: op["x-security-level"] for op in operations}
+        assert levels["accounts.balances.read"] == "A2"
+        assert levels["products.deposits.read"] == "A1"
