@@ -144,7 +144,6 @@ def build_services(settings: Settings) -> Services:
         pairwise=pairwise,
         code_ttl=settings.authorization_code_ttl,
         par_ttl=settings.par_ttl,
-        strict=settings.is_strict,
     )
     authentication = AuthenticationPolicy(verifier, dpop, allow_bearer=not settings.is_strict)
     pipeline = Pipeline(

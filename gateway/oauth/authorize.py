@@ -52,7 +52,6 @@ class AuthorizationFlow:
         pairwise: Pairwise,
         code_ttl: int,
         par_ttl: int,
-        strict: bool,
     ) -> None:
         self.issuer = issuer
         self.store = store
@@ -61,7 +60,6 @@ class AuthorizationFlow:
         self.pairwise = pairwise
         self.code_ttl = code_ttl
         self.par_ttl = par_ttl
-        self.strict = strict
 
     async def push(
         self, client: Client, form: dict[str, str], proof_jkt: str | None
@@ -93,8 +91,6 @@ class AuthorizationFlow:
             if dpop_jkt is not None and dpop_jkt != proof_jkt:
                 raise OAuthError("invalid_dpop_proof", "'dpop_jkt' differs from the DPoP proof key")
             dpop_jkt = proof_jkt
-        if self.strict and dpop_jkt is None:
-            raise OAuthError("invalid_request", "the strict profile binds codes to a DPoP key")
         scopes = form.get("scope", "").split()
         if not scopes or any(s not in client.scopes for s in scopes):
             raise OAuthError("invalid_scope", "'scope' must be a subset of the client's scopes")

@@ -31,7 +31,8 @@ def metadata(services: Services) -> dict[str, Any]:
         "authorization_endpoint": f"{base}/oauth/authorize",
         "token_endpoint": f"{base}/oauth/token",
         "pushed_authorization_request_endpoint": f"{base}/oauth/par",
-        "require_pushed_authorization_requests": bool(s.is_strict),
+        # Both profiles: the authorize page only takes pushed requests.
+        "require_pushed_authorization_requests": True,
         "jwks_uri": f"{base}/oauth/jwks",
         "revocation_endpoint": f"{base}/oauth/revoke",
         "introspection_endpoint": f"{base}/oauth/introspect",

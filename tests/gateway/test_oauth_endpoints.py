@@ -25,7 +25,7 @@ class TestMetadata:
         assert meta["code_challenge_methods_supported"] == ["S256"]
         assert meta["authorization_response_iss_parameter_supported"] is True
         assert set(meta["dpop_signing_alg_values_supported"]) == {"ES256", "PS256"}
-        assert meta["require_pushed_authorization_requests"] is False  # baseline profile
+        assert meta["require_pushed_authorization_requests"] is True
         assert "accounts" in meta["scopes_supported"]
 
 
