@@ -5,8 +5,9 @@ with the same pattern, `async def`), but no middleware, no authentication, no pi
 core call. Two serialisers, one app each (one uvicorn process each):
 
 - `default`: a `dict[str, Any]` return annotation, so FastAPI validates the returned dict
-  against that response field and serialises it itself (in FastAPI ≥ 0.13x: pydantic-core's
-  `serialize_json` straight to bytes, wrapped in a plain `Response`);
+  against that response field and serialises it itself (the installed FastAPI takes its fast
+  path: pydantic-core's `serialize_json` straight to bytes in a plain `Response`, no
+  `jsonable_encoder` + `json.dumps`);
 - `orjson`: returns `Response(orjson.dumps(body), media_type="application/json")`, which
   FastAPI passes through untouched (no response-field validation, no encoder).
 

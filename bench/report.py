@@ -39,11 +39,10 @@ PACKAGES = (
 BASELINE_DIFFERENCE = (
     "The two baselines differ only in how the route turns the document into bytes: "
     '"bare" returns the dict and lets FastAPI validate it against its `dict[str, Any]` '
-    "response field and serialise it, while \"bare-orjson\" returns "
+    "response field and serialise it (with the installed FastAPI: pydantic-core's "
+    '`serialize_json`, not `jsonable_encoder` + `json.dumps`), while "bare-orjson" returns '
     '`Response(orjson.dumps(...), media_type="application/json")`, which FastAPI passes '
-    "through untouched; both answer the same bytes with the same headers. "
-    "The gap between them is therefore FastAPI's response serialisation, which the gateway "
-    "skips where it serialises with orjson itself."
+    "through untouched; both answer the same bytes with the same headers."
 )
 
 
@@ -263,7 +262,7 @@ Numbers are the median over {len(rounds)} round(s); ratios for latency are phase
 phase divided by its requests (all threads); a share near 1.0 means the server's core was
 saturated.
 
-**The two baselines.** {BASELINE_DIFFERENCE} {_baseline_gap(summaries)}
+**Baselines.** {BASELINE_DIFFERENCE} {_baseline_gap(summaries)}
 
 {validity}
 
