@@ -249,7 +249,10 @@ class AuthorizationCodeGrant(_IssuesGatewayTokens, grants.AuthorizationCodeGrant
         if record is None or record.client_id != client.get_client_id():
             return None
         if record.used_at is not None or not _sync(store.mark_code_used, code):
-            # RFC 6749 §4.1.2: a reused code revokes what its first use issued.
+            # RFC 6749 §4.1.2: a reused code revokes what its first use issued. The flag is
+            # set before revoking; the first use checks it after recording its tokens, so
+            # one of the two always sees the other, even when they race.
+            _sync(store.flag_code_reuse, code)
             _sync(store.revoke_grant, record.grant_id)
             raise InvalidGrantError("the authorization code was already used")
         if record.expires_at <= datetime.now(UTC):
@@ -258,6 +261,14 @@ class AuthorizationCodeGrant(_IssuesGatewayTokens, grants.AuthorizationCodeGrant
         if self.server.strict and self.request.dpop_jkt is None:
             raise InvalidRequestError("DPoP is required in the strict profile")
         return record
+
+    def create_token_response(self) -> tuple[int, Any, Any]:
+        result: tuple[int, Any, Any] = super().create_token_response()
+        code = self.request.form["code"]
+        if _sync(self.server.store.is_code_reused, code):
+            _sync(self.server.store.revoke_grant, self.request.authorization_code.grant_id)
+            raise InvalidGrantError("the authorization code was already used")
+        return result
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         return None  # marked used in query_authorization_code, kept for reuse detection

@@ -190,6 +190,22 @@ class OAuthStore:
             )
         return bool(result.rowcount)
 
+    async def flag_code_reuse(self, code: str) -> None:
+        """Remember that a used code was presented again (RFC 6749 §4.1.2)."""
+        t = authorization_codes
+        async with self.db.begin() as conn:
+            await conn.execute(
+                t.update().where(t.c.code_hash == sha256_hex(code)).values(reused_at=now())
+            )
+
+    async def is_code_reused(self, code: str) -> bool:
+        t = authorization_codes
+        async with self.db.connect() as conn:
+            flagged = await conn.execute(
+                sa.select(t.c.reused_at).where(t.c.code_hash == sha256_hex(code))
+            )
+            return flagged.scalar_one_or_none() is not None
+
     # Tokens
     async def record_access_token(
         self,

@@ -87,6 +87,7 @@ authorization_codes = sa.Table(
     sa.Column("auth_time", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
     sa.Column("used_at", UTCDateTime()),
+    sa.Column("reused_at", UTCDateTime()),
 )
 
 access_tokens = sa.Table(

@@ -403,3 +403,22 @@ class TestConsentRevocation:
                 method, f"/v1/consents/{consent_id}", headers={"Authorization": f"Bearer {token}"}
             )
             assert response.status_code == 404
+
+
+class TestCodeRace:
+    async def test_concurrent_exchanges_issue_once(self, client: httpx.AsyncClient) -> None:
+        """Two simultaneous exchanges of one code never leave a usable token behind."""
+        import asyncio
+
+        partner = await sandbox_partner(client)
+        code, verifier = await approved_code(client, partner)
+        results = await asyncio.gather(
+            *(exchange(client, partner, code, verifier) for _ in range(2))
+        )
+        statuses = sorted(r.status_code for r in results)
+        assert statuses in ([200, 400], [400, 400])
+        for issued in (r.json() for r in results if r.status_code == 200):
+            listed = await client.get(
+                "/v1/accounts", headers={"Authorization": f"Bearer {issued['access_token']}"}
+            )
+            assert listed.status_code == 401  # the reuse revoked what the first use issued

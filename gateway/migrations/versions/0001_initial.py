@@ -66,6 +66,7 @@ def upgrade() -> None:
         _ts("auth_time", False),
         _ts("expires_at", False),
         _ts("used_at"),
+        _ts("reused_at"),
     )
     op.create_table(
         "access_tokens",
