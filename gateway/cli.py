@@ -119,20 +119,7 @@ def partners_list(as_json: JsonFlag = False) -> None:
 def partners_suspend(partner_id: str) -> None:
     """Suspend a partner: its clients stop getting tokens and its tokens stop working."""
 
-    async def run(registry: Registry) -> bool:
-        from datetime import UTC, datetime, timedelta
-
-        from gateway.oauth.store import OAuthStore
-        from policies.revocation import RevocationList
-
-        if not await registry.set_partner_status(partner_id, "suspended"):
-            return False
-        await OAuthStore(registry.db, RevocationList()).publish(
-            "partner", partner_id, datetime.now(UTC) + timedelta(days=3650)
-        )
-        return True
-
-    if not _with_registry(run):
+    if not _with_registry(lambda r: r.suspend_partner(partner_id)):
         typer.echo(f"no partner {partner_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"partner {partner_id} suspended")
@@ -206,20 +193,7 @@ def clients_list(
 def clients_revoke(client_id: str) -> None:
     """Revoke a client: no new tokens, and its tokens stop working everywhere."""
 
-    async def run(registry: Registry) -> bool:
-        from datetime import UTC, datetime, timedelta
-
-        from gateway.oauth.store import OAuthStore
-        from policies.revocation import RevocationList
-
-        if not await registry.set_client_status(client_id, "revoked"):
-            return False
-        await OAuthStore(registry.db, RevocationList()).publish(
-            "client", client_id, datetime.now(UTC) + timedelta(days=3650)
-        )
-        return True
-
-    if not _with_registry(run):
+    if not _with_registry(lambda r: r.revoke_client(client_id)):
         typer.echo(f"no client {client_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"client {client_id} revoked")

@@ -9,13 +9,14 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 
 from gateway.ids import new_id, sha256_hex
+from gateway.oauth.store import record_revocation
 from gateway.storage.database import Database
 from gateway.storage.tables import clients, partners
 
@@ -23,6 +24,8 @@ PARTNER_SCOPES = ("products", "consents", "collections", "events")
 CUSTOMER_SCOPES = ("accounts", "payments", "deposits", "loans", "wealth")
 OPS_SCOPES = ("ops:read", "ops:admin")
 ALL_SCOPES = PARTNER_SCOPES + CUSTOMER_SCOPES + OPS_SCOPES
+# Revocation feed entries for suspended partners and revoked clients outlive any token.
+REVOKED_FOR = timedelta(days=3650)
 
 
 class Sector(StrEnum):
@@ -183,11 +186,14 @@ class Registry:
             rows = await conn.execute(partners.select().order_by(partners.c.created_at))
             return [_partner(r) for r in rows]
 
-    async def set_partner_status(self, partner_id: str, status: str) -> bool:
+    async def suspend_partner(self, partner_id: str) -> bool:
+        """Suspend a partner: no new tokens, and every replica refuses its tokens."""
         async with self.db.begin() as conn:
             result = await conn.execute(
-                partners.update().where(partners.c.id == partner_id).values(status=status)
+                partners.update().where(partners.c.id == partner_id).values(status="suspended")
             )
+            if result.rowcount:
+                await record_revocation(conn, "partner", partner_id, _now() + REVOKED_FOR)
         return bool(result.rowcount)
 
     async def create_client(
@@ -273,11 +279,14 @@ class Registry:
         async with self.db.connect() as conn:
             return [_client(r) for r in await conn.execute(stmt)]
 
-    async def set_client_status(self, client_id: str, status: str) -> bool:
+    async def revoke_client(self, client_id: str) -> bool:
+        """Revoke a client: no new tokens, and every replica refuses its tokens."""
         async with self.db.begin() as conn:
             result = await conn.execute(
-                clients.update().where(clients.c.client_id == client_id).values(status=status)
+                clients.update().where(clients.c.client_id == client_id).values(status="revoked")
             )
+            if result.rowcount:
+                await record_revocation(conn, "client", client_id, _now() + REVOKED_FOR)
         return bool(result.rowcount)
 
     async def count_partners(self) -> int:

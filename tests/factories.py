@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
@@ -208,3 +209,16 @@ def customer_headers(
         "Authorization": f"DPoP {grant.access_token}",
         "DPoP": dpop_proof(grant.dpop_key, method, url, grant.access_token),
     }
+
+
+async def eventually_status(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str], status: int, within: float
+) -> float:
+    started = time.monotonic()
+    while True:
+        response = await client.get(path, headers=headers)
+        elapsed = time.monotonic() - started
+        if response.status_code == status:
+            return elapsed
+        assert elapsed < within, f"still {response.status_code} after {elapsed:.2f}s"
+        await asyncio.sleep(0.05)

@@ -93,6 +93,13 @@ class RefreshToken:
         return self.revoked_at is None and self.expires_at > now()
 
 
+async def record_revocation(conn: Any, kind: str, value: str, expires_at: datetime) -> None:
+    """Within the caller's transaction: announce a revocation to every replica's feed."""
+    await conn.execute(
+        revocations.insert().values(kind=kind, value=value, created_at=now(), expires_at=expires_at)
+    )
+
+
 class OAuthStore:
     """Async persistence for the authorization server."""
 
@@ -281,11 +288,7 @@ class OAuthStore:
 
     # Revocation
     async def _publish(self, conn: Any, kind: str, value: str, expires_at: datetime) -> None:
-        await conn.execute(
-            revocations.insert().values(
-                kind=kind, value=value, created_at=now(), expires_at=expires_at
-            )
-        )
+        await record_revocation(conn, kind, value, expires_at)
         self.revoked.add(kind, value, expires_at.timestamp())
 
     async def revoke_access_token(self, jti: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,7 +9,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.factories import customer_grant, partner_token, sandbox_partner
+from tests.factories import customer_grant, eventually_status, partner_token, sandbox_partner
 
 
 @pytest.fixture
@@ -28,19 +26,6 @@ async def replicas(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient,
         finally:
             for c in clients:
                 await c.aclose()
-
-
-async def eventually_status(
-    client: httpx.AsyncClient, path: str, headers: dict[str, str], status: int, within: float
-) -> float:
-    started = time.monotonic()
-    while True:
-        response = await client.get(path, headers=headers)
-        elapsed = time.monotonic() - started
-        if response.status_code == status:
-            return elapsed
-        assert elapsed < within, f"still {response.status_code} after {elapsed:.2f}s"
-        await asyncio.sleep(0.05)
 
 
 class TestRevocationAcrossReplicas:
