@@ -21,7 +21,6 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
-    UnauthorizedClientError,
 )
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -452,10 +451,3 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             return FoundToken("refresh_token", token, record.client_id)
         return None
 
-
-__all__ = [
-    "GatewayAuthorizationServer",
-    "GatewayOAuth2Request",
-    "InvalidClientError",
-    "UnauthorizedClientError",
-]
