@@ -450,4 +450,3 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if record is not None and record.is_active:
             return FoundToken("refresh_token", token, record.client_id)
         return None
-
