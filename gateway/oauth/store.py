@@ -381,13 +381,36 @@ class RevocationFeed:
         self._last_id = 0
         self._task: asyncio.Task[None] | None = None
 
+    # Ids can commit out of order under concurrency; re-reading the last few seconds is
+    # harmless (applying an entry is idempotent) and catches a late-committed lower id.
+    LOOKBACK = timedelta(seconds=10)
+
+    async def load(self) -> None:
+        """Start-up: the latest entry for each revoked thing that is still in force."""
+        t, later = revocations, revocations.alias("later")
+        superseded = sa.exists().where(
+            later.c.kind == t.c.kind, later.c.value == t.c.value, later.c.id > t.c.id
+        )
+        async with self.db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(t.c.kind, t.c.value, t.c.expires_at).where(
+                        t.c.expires_at > now(), ~superseded
+                    )
+                )
+            ).all()
+            last = (await conn.execute(sa.select(sa.func.max(t.c.id)))).scalar_one_or_none()
+        for kind, value, expires_at in rows:
+            self.revoked.add(kind, value, expires_at.timestamp())
+        self._last_id = last or 0
+
     async def poll(self) -> None:
         t = revocations
         async with self.db.connect() as conn:
             rows = (
                 await conn.execute(
                     sa.select(t.c.id, t.c.kind, t.c.value, t.c.expires_at)
-                    .where(t.c.id > self._last_id)
+                    .where(sa.or_(t.c.id > self._last_id, t.c.created_at > now() - self.LOOKBACK))
                     .order_by(t.c.id)
                 )
             ).all()
@@ -409,7 +432,7 @@ class RevocationFeed:
                 log.warning("revocation_poll_failed", exc_info=True)
 
     async def start(self) -> None:
-        await self.poll()
+        await self.load()
         self._task = asyncio.create_task(self._run(), name="revocation-feed")
 
     async def stop(self) -> None:

@@ -133,6 +133,8 @@ revocations = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
 )
+sa.Index("ix_revocations_created", revocations.c.created_at)
+sa.Index("ix_revocations_subject", revocations.c.kind, revocations.c.value)
 
 used_jtis = sa.Table(
     "used_jtis",

@@ -106,6 +106,8 @@ def upgrade() -> None:
         _ts("created_at", False),
         _ts("expires_at", False),
     )
+    op.create_index("ix_revocations_created", "revocations", ["created_at"])
+    op.create_index("ix_revocations_subject", "revocations", ["kind", "value"])
     op.create_table(
         "used_jtis",
         sa.Column("key", sa.String(300), primary_key=True),

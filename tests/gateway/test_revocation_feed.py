@@ -1,0 +1,58 @@
+"""The revocation feed that keeps every replica's in-memory revocation list current."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from gateway.oauth.store import RevocationFeed, record_revocation
+from gateway.storage.database import Database
+from gateway.storage.tables import revocations
+from policies.revocation import RevocationList
+from tests.factories import services_of
+
+
+def later(days: int = 1) -> datetime:
+    return datetime.now(UTC) + timedelta(days=days)
+
+
+class TestRevocationFeed:
+    async def test_start_up_load_respects_reinstatement(self, app: FastAPI) -> None:
+        """At start-up, a client revoked then reinstated is not revoked; others are."""
+        db = services_of(app).db
+        async with db.begin() as conn:
+            await record_revocation(conn, "client", "cli_back", later())
+            await record_revocation(conn, "client", "cli_back", datetime.now(UTC))
+            await record_revocation(conn, "client", "cli_gone", later())
+            await record_revocation(conn, "jti", "at_old", datetime.now(UTC) - timedelta(1))
+        fresh = RevocationList()
+        await RevocationFeed(db, fresh, 0.5).load()
+        assert fresh.is_revoked("client", "cli_gone")
+        assert not fresh.is_revoked("client", "cli_back")
+        assert not fresh.is_revoked("jti", "at_old")
+
+    async def test_late_commit_of_a_lower_id_is_seen(self, tmp_path: Path) -> None:
+        """An entry whose id is below one already seen still arrives (out-of-order commit)."""
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'feed.db'}")
+        await db.upgrade()
+        feed = RevocationFeed(db, RevocationList(), 0.5)
+        now = datetime.now(UTC)
+        async with db.begin() as conn:
+            await conn.execute(
+                revocations.insert().values(
+                    id=1000, kind="jti", value="first", created_at=now, expires_at=later()
+                )
+            )
+        await feed.poll()
+        async with db.begin() as conn:
+            await conn.execute(
+                revocations.insert().values(
+                    id=999, kind="jti", value="late", created_at=now, expires_at=later()
+                )
+            )
+        await feed.poll()
+        assert feed.revoked.is_revoked("jti", "first")
+        assert feed.revoked.is_revoked("jti", "late")
+        await db.dispose()
