@@ -20,6 +20,7 @@ from adapters.contract import CoreBanking, CoreError
 from gateway import errors
 from gateway.consents import ConsentStore
 from gateway.deps import guarded_routes
+from gateway.housekeeping import Housekeeper
 from gateway.ids import Pairwise
 from gateway.logging import configure_logging
 from gateway.middleware import (
@@ -256,12 +257,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, json=settings.log_json)
     services = build_services(settings)
+    housekeeper = Housekeeper({"oauth_state": services.oauth_store.purge_expired})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if services.db.is_sqlite:
             await services.db.upgrade()
         await services.revocation_feed.start()
+        housekeeper.start()
         # Start-up objects live for the process: keep them out of every full collection,
         # which would otherwise pause all requests in flight for tens of milliseconds.
         gc.collect()
@@ -275,6 +278,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await housekeeper.stop()
             await services.revocation_feed.stop()
             if services.redis is not None:
                 await services.redis.aclose()

@@ -348,14 +348,41 @@ class OAuthStore:
             await self._publish(conn, kind, value, expires_at)
 
     async def withdraw(self, kind: str, value: str) -> None:
-        """Undo a `client`/`partner` revocation (reinstatement), on every replica."""
+        """Undo a `client`/`partner` revocation (reinstatement), on every replica.
+
+        Earlier entries end now (so start-up loads and clean-ups agree), and a new, already
+        ended entry tells running replicas through the feed.
+        """
+        stamp = now()
         async with self.db.begin() as conn:
             await conn.execute(
-                revocations.insert().values(
-                    kind=kind, value=value, created_at=now(), expires_at=now()
-                )
+                revocations.update()
+                .where(revocations.c.kind == kind, revocations.c.value == value)
+                .values(expires_at=stamp)
             )
+            await record_revocation(conn, kind, value, stamp)
         self.revoked.remove(kind, value)
+
+    async def purge_expired(self, grace: timedelta = timedelta(hours=1)) -> int:
+        """Delete OAuth state nobody can use any more; returns the number of rows removed.
+
+        Codes and revocation entries are kept for `grace` past expiry (reuse detection and
+        the feed's look-back need them a little longer).
+        """
+        cutoff = now() - grace
+        removed = 0
+        async with self.db.begin() as conn:
+            for table, column in (
+                (used_jtis, used_jtis.c.expires_at),
+                (authorization_requests, authorization_requests.c.expires_at),
+                (authorization_codes, authorization_codes.c.expires_at),
+                (access_tokens, access_tokens.c.expires_at),
+                (refresh_tokens, refresh_tokens.c.expires_at),
+                (revocations, revocations.c.expires_at),
+            ):
+                result = await conn.execute(table.delete().where(column < cutoff))
+                removed += result.rowcount or 0
+        return removed
 
     # Replay keys shared by every replica (client assertion jti)
     async def first_use(self, key: str, ttl: int) -> bool:

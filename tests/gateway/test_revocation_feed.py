@@ -56,3 +56,35 @@ class TestRevocationFeed:
         assert feed.revoked.is_revoked("jti", "first")
         assert feed.revoked.is_revoked("jti", "late")
         await db.dispose()
+
+
+class TestHousekeeping:
+    async def test_purges_only_what_expired(self, app: FastAPI) -> None:
+        """Expired OAuth state is deleted after its grace period; live state stays."""
+        from gateway.housekeeping import Housekeeper
+        from gateway.storage.tables import used_jtis
+
+        services = services_of(app)
+        async with services.db.begin() as conn:
+            await conn.execute(
+                used_jtis.insert().values(
+                    key="old", expires_at=datetime.now(UTC) - timedelta(hours=2)
+                )
+            )
+            await conn.execute(used_jtis.insert().values(key="live", expires_at=later()))
+        done = await Housekeeper({"oauth": services.oauth_store.purge_expired}).run_once()
+        assert done["oauth"] >= 1
+        async with services.db.connect() as conn:
+            keys = {r.key for r in await conn.execute(used_jtis.select())}
+        assert "old" not in keys
+        assert "live" in keys
+
+    async def test_reinstatement_survives_clean_up(self, app: FastAPI) -> None:
+        """A reinstated client stays reinstated after clean-up and a restart's load."""
+        services = services_of(app)
+        await services.oauth_store.publish("client", "cli_r", later())
+        await services.oauth_store.withdraw("client", "cli_r")
+        await services.oauth_store.purge_expired(grace=timedelta(0))
+        fresh = RevocationList()
+        await RevocationFeed(services.db, fresh, 0.5).load()
+        assert not fresh.is_revoked("client", "cli_r")
