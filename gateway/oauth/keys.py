@@ -7,6 +7,7 @@ JWKS until every access token it signed has expired.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -67,15 +68,23 @@ class KeyStore:
         """Load the keys, generating the first one if the file does not exist."""
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._write([generate_key()])
+            # Several workers may start at once: only the first file to appear counts.
+            self._write([generate_key()], replace=False)
         self._load()
 
-    def _write(self, keys: list[SigningKey]) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump({"keys": [k.as_dict() for k in keys]}, fh, indent=2)
-        os.replace(tmp, self.path)
+    def _write(self, keys: list[SigningKey], *, replace: bool = True) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump({"keys": [k.as_dict() for k in keys]}, fh, indent=2)
+            if replace:
+                os.replace(tmp, self.path)
+            else:
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def _load(self) -> None:
         try:

@@ -54,3 +54,17 @@ class TestKeyRotation:
         store.ensure()
         assert (tmp_path / "keys.json").stat().st_mode & 0o077 == 0
         assert json.loads((tmp_path / "keys.json").read_text())["keys"][0]["jwk"]["d"]
+
+    def test_concurrent_first_start_agrees_on_one_key(self, tmp_path: Path) -> None:
+        """Workers starting together all end up with the same first key."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def start() -> str:
+            store = KeyStore(tmp_path / "keys.json", publish_grace=10)
+            store.ensure()
+            return store.active.kid
+
+        with ThreadPoolExecutor(8) as pool:
+            kids = set(pool.map(lambda _: start(), range(16)))
+        assert len(kids) == 1
+        assert [p.name for p in tmp_path.iterdir()] == ["keys.json"]
