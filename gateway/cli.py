@@ -11,7 +11,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from gateway.registry import Registry, RegistryError
+from gateway.registry import (
+    CUSTOMER_SCOPES,
+    OPS_SCOPES,
+    PARTNER_SCOPES,
+    Registry,
+    RegistryError,
+)
 from gateway.settings import Settings
 from gateway.storage.database import Database
 
@@ -204,7 +210,7 @@ def ops_clients_create(as_json: JsonFlag = False) -> None:
     """Credentials for the ops API and console (scopes ops:read ops:admin)."""
     issued = _with_registry(
         lambda r: r.create_client(
-            partner_id=None, scopes=["ops:read", "ops:admin"], kind="ops", name="operations"
+            partner_id=None, scopes=list(OPS_SCOPES), kind="ops", name="operations"
         )
     )
     _print(
@@ -258,17 +264,7 @@ async def _seed_demo(settings: Settings) -> dict[str, Any]:
         partner = await registry.create_partner("Demo School 示例学校", "school", "silver")
         issued = await registry.create_client(
             partner_id=partner.id,
-            scopes=[
-                "products",
-                "consents",
-                "collections",
-                "events",
-                "accounts",
-                "payments",
-                "deposits",
-                "loans",
-                "wealth",
-            ],
+            scopes=[*PARTNER_SCOPES, *CUSTOMER_SCOPES],
             redirect_uris=["http://127.0.0.1/callback"],
             name="demo",
         )

@@ -272,6 +272,17 @@ class Registry:
             ).first()
         return _client(row) if row else None
 
+    async def active_client(self, client_id: str) -> Client | None:
+        """The client if it may act: itself active, and its partner (if any) active."""
+        client = await self.get_client(client_id)
+        if client is None or not client.is_active:
+            return None
+        if client.partner_id is not None:
+            partner = await self.get_partner(client.partner_id)
+            if partner is None or not partner.is_active:
+                return None
+        return client
+
     async def list_clients(self, partner_id: str | None = None) -> list[Client]:
         stmt = clients.select().order_by(clients.c.created_at)
         if partner_id:

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from gateway.deps import external_url
 from gateway.errors import InvalidRequestError, InvalidTokenError, RateLimitedError
+from gateway.oauth.authorize import find_customer
 from gateway.oauth.requests import OAuthError
 from gateway.registry import CUSTOMER_SCOPES, PARTNER_SCOPES, RegistryError
 from gateway.services import Services
@@ -56,17 +57,10 @@ class GatewaySandboxPort:
             client_id, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             raise unauthorized from None
-        client = await self.services.registry.get_client(client_id)
-        if client is None or not client.is_active or not client.check_secret(secret):
+        client = await self.services.registry.active_client(client_id)
+        if client is None or client.partner_id is None or not client.check_secret(secret):
             raise unauthorized
-        partner = (
-            await self.services.registry.get_partner(client.partner_id)
-            if client.partner_id
-            else None
-        )
-        if partner is None or not partner.is_active:
-            raise unauthorized
-        return client.client_id, partner.id
+        return client.client_id, client.partner_id
 
     def _limit_signups(self, address: str) -> None:
         now = time.monotonic()
@@ -115,8 +109,7 @@ class GatewaySandboxPort:
         directory = self.services.customers
         try:
             pushed = await flow.pending(client_id, body.request_uri)
-            customers = directory.list_customers(partner_id) if directory else []
-            customer = next((c for c in customers if c.username == body.customer), None)
+            customer = find_customer(directory, partner_id, body.customer) if directory else None
             if customer is None:
                 raise OAuthError("invalid_request", f"no test customer '{body.customer}'")
             if body.decision == "deny":

@@ -34,6 +34,11 @@ class CustomerDirectory(Protocol):
     def list_customers(self, partner_id: str) -> list[Customer]: ...
 
 
+def find_customer(directory: CustomerDirectory, partner_id: str, username: str) -> Customer | None:
+    """The partner's customer with this username, if any."""
+    return next((c for c in directory.list_customers(partner_id) if c.username == username), None)
+
+
 @dataclass(frozen=True, slots=True)
 class Completion:
     redirect_to: str

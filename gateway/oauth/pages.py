@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from adapters.contract import Customer
 from gateway.deps import ServicesDep
 from gateway.errors import InvalidRequestError
-from gateway.oauth.authorize import CustomerDirectory
+from gateway.oauth.authorize import CustomerDirectory, find_customer
 from gateway.oauth.requests import OAuthError
 from gateway.oauth.store import PushedRequest
 from gateway.services import Services
@@ -113,10 +113,10 @@ def _directory(services: Services) -> CustomerDirectory:
 
 
 async def _customer(services: Services, partner_id: str, username: str) -> Customer:
-    match = [c for c in _directory(services).list_customers(partner_id) if c.username == username]
-    if not match:
+    customer = find_customer(_directory(services), partner_id, username)
+    if customer is None:
         raise InvalidRequestError("the authorization session is invalid")
-    return match[0]
+    return customer
 
 
 async def _consent_page(

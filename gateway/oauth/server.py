@@ -399,14 +399,8 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     # authlib hooks
     def query_client(self, client_id: str) -> OAuthClient | None:
-        client = _sync(self.registry.get_client, client_id)
-        if client is None or not client.is_active:
-            return None
-        if client.partner_id is not None:
-            partner = _sync(self.registry.get_partner, client.partner_id)
-            if partner is None or not partner.is_active:
-                return None
-        return OAuthClient(client, strict=self.strict)
+        client = _sync(self.registry.active_client, client_id)
+        return OAuthClient(client, strict=self.strict) if client is not None else None
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         return None  # the TokenIssuer records what it issues

@@ -100,13 +100,7 @@ class TestClientSecretBasic:
     async def test_revoked_client(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         """A revoked client gets no token, and the token it already had stops working."""
         partner = await sandbox_partner(client)
-        token = (
-            await client.post(
-                "/oauth/token",
-                data={"grant_type": "client_credentials", "scope": "products"},
-                auth=partner.basic,
-            )
-        ).json()["access_token"]
+        token = await partner_token(client, partner, "products")
         assert await services_of(app).registry.revoke_client(partner.client_id)
         again = await client.post(
             "/oauth/token", data={"grant_type": "client_credentials"}, auth=partner.basic
