@@ -5,6 +5,12 @@ The gateway speaks only this canonical model. An adapter translates it to one co
 references (``core_ref``); the gateway never shows them to partners, it maps them to
 pairwise, prefixed ids per partner.
 
+An adapter is a `CoreAdapter` that declares its capabilities and implements one small
+protocol per declared capability (`AccountsCore`, `CustomersCore`, ...); the gateway checks
+that at start-up, lists the declared ones at `/v1/capabilities` and answers `501` for the
+rest. Every call takes a `CoreContext`: who asks, by when it must be answered, the
+idempotency key of a write and the trace to propagate. Lists are paged in the contract.
+
 Adapters raise only the canonical errors below, never HTTP errors:
 
     CoreError
@@ -17,11 +23,20 @@ Adapters raise only the canonical errors below, never HTTP errors:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
-from dataclasses import dataclass, field
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+from opentelemetry import propagate
+
+T = TypeVar("T")
+CreditDebit = Literal["Credit", "Debit"]
 
 
 class Capability(enum.StrEnum):
@@ -29,8 +44,6 @@ class Capability(enum.StrEnum):
 
     CUSTOMERS = "customers"
     ACCOUNTS = "accounts"
-    BALANCES = "balances"
-    TRANSACTIONS = "transactions"
     PAYMENTS = "payments"
     COLLECTIONS = "collections"
     DEPOSITS = "deposits"
@@ -128,7 +141,7 @@ class Balance:
 
     type: BalanceType
     amount: Money
-    credit_debit: str  # Credit | Debit
+    credit_debit: CreditDebit
     as_of: datetime
 
 
@@ -139,7 +152,7 @@ class Transaction:
     core_ref: str
     account_ref: str
     amount: Money
-    credit_debit: str
+    credit_debit: CreditDebit
     status: str  # Booked | Pending
     booked_at: datetime
     description: str
@@ -188,49 +201,177 @@ class WealthProduct:
 
 @dataclass(frozen=True, slots=True)
 class CoreContext:
-    """Who is asking: the partner (the sandbox keys data by it) and the trace."""
+    """One call's circumstances: the asking partner (the sandbox keys data by it), the
+    request it serves, its deadline (`time.monotonic()` seconds) and a write's idempotency key.
+    """
 
     partner_id: str
     request_id: str = ""
-    now: datetime | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    deadline: float | None = None
+    idempotency_key: str | None = None
+
+    @classmethod
+    def within(
+        cls,
+        partner_id: str,
+        seconds: float,
+        *,
+        request_id: str = "",
+        idempotency_key: str | None = None,
+    ) -> CoreContext:
+        """A context whose deadline is `seconds` from now."""
+        return cls(partner_id, request_id, time.monotonic() + seconds, idempotency_key)
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (never negative), or None without one."""
+        if self.deadline is None:
+            return None
+        return max(self.deadline - time.monotonic(), 0.0)
+
+    def trace_headers(self) -> dict[str, str]:
+        """W3C trace-context headers for the current span, for a core reached over HTTP."""
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        return carrier
 
 
-@runtime_checkable
-class CoreBanking(Protocol):
-    """The async interface every core adapter implements.
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """Which page of a list: at most `size` items after the opaque `cursor`."""
 
-    Methods for capabilities an adapter does not declare raise `CapabilityNotSupported`.
-    """
+    size: int = 50
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list and the cursor of the next (None on the last page)."""
+
+    items: Sequence[T]
+    next_cursor: str | None = None
+
+
+class InvalidCursor(CoreError):
+    """A cursor this adapter did not issue (the caller's mistake: `400`)."""
+
+
+def paginate(items: Sequence[T], page: PageRequest) -> Page[T]:
+    """Offset paging of an in-memory list behind an opaque cursor (for simple adapters)."""
+    offset = 0
+    if page.cursor:
+        try:
+            offset = int(base64.urlsafe_b64decode(page.cursor.encode() + b"==").decode())
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            raise InvalidCursor(page.cursor) from None
+        if offset < 0:
+            raise InvalidCursor(page.cursor)
+    following = offset + page.size
+    next_cursor = (
+        base64.urlsafe_b64encode(str(following).encode()).decode().rstrip("=")
+        if following < len(items)
+        else None
+    )
+    return Page(list(items[offset:following]), next_cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """`[start, end)`; either bound may be open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CoreHealth:
+    """What the core says of itself; `/readyz` reports it without depending on it."""
+
+    is_up: bool
+    detail: str = ""
+
+
+class CoreAdapter(Protocol):
+    """What every adapter is: a name, its capabilities, its health and its resources."""
 
     name: str
 
     def capabilities(self) -> frozenset[Capability]:
-        """The capabilities this core supports."""
+        """The capabilities this core supports; it implements each one's protocol."""
         ...
+
+    async def health(self) -> CoreHealth: ...
+
+    async def aclose(self) -> None:
+        """Release connections and other resources (called at shutdown)."""
+        ...
+
+
+@runtime_checkable
+class CustomersCore(Protocol):
+    """Customers as the core knows them."""
 
     async def get_customer(self, ctx: CoreContext, customer_ref: str) -> Customer: ...
 
-    async def list_accounts(self, ctx: CoreContext, customer_ref: str) -> list[Account]: ...
+
+@runtime_checkable
+class AccountsCore(Protocol):
+    """Accounts, balances and transactions."""
+
+    async def list_accounts(
+        self,
+        ctx: CoreContext,
+        customer_ref: str,
+        page: PageRequest,
+        *,
+        only: frozenset[str] | None = None,
+    ) -> Page[Account]:
+        """The customer's accounts in opening order (only those in `only`, when given)."""
+        ...
 
     async def get_account(self, ctx: CoreContext, account_ref: str) -> Account: ...
 
     async def get_balances(self, ctx: CoreContext, account_ref: str) -> list[Balance]: ...
 
     async def list_transactions(
-        self,
-        ctx: CoreContext,
-        account_ref: str,
-        from_time: datetime | None = None,
-        to_time: datetime | None = None,
-    ) -> list[Transaction]: ...
-
-    async def list_deposit_products(self, ctx: CoreContext) -> list[DepositProduct]: ...
-
-    async def list_loan_products(self, ctx: CoreContext) -> list[LoanProduct]: ...
-
-    async def list_wealth_products(self, ctx: CoreContext) -> list[WealthProduct]: ...
-
-    async def health(self) -> bool:
-        """True when the core answers; used by `/readyz`."""
+        self, ctx: CoreContext, account_ref: str, window: TimeWindow, page: PageRequest
+    ) -> Page[Transaction]:
+        """Booked and pending transactions in the window, newest first."""
         ...
+
+
+@runtime_checkable
+class DepositsCore(Protocol):
+    """Term deposits."""
+
+    async def list_deposit_products(
+        self, ctx: CoreContext, page: PageRequest
+    ) -> Page[DepositProduct]: ...
+
+
+@runtime_checkable
+class LoansCore(Protocol):
+    """Loans."""
+
+    async def list_loan_products(
+        self, ctx: CoreContext, page: PageRequest
+    ) -> Page[LoanProduct]: ...
+
+
+@runtime_checkable
+class WealthCore(Protocol):
+    """Wealth management."""
+
+    async def list_wealth_products(
+        self, ctx: CoreContext, page: PageRequest
+    ) -> Page[WealthProduct]: ...
+
+
+# The protocol each capability's adapter implements. Capabilities without one here are not
+# yet offered by this gateway version; an adapter that declares them is refused at start-up.
+PORTS: Mapping[Capability, type] = {
+    Capability.CUSTOMERS: CustomersCore,
+    Capability.ACCOUNTS: AccountsCore,
+    Capability.DEPOSITS: DepositsCore,
+    Capability.LOANS: LoansCore,
+    Capability.WEALTH: WealthCore,
+}

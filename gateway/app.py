@@ -8,49 +8,60 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 
-from adapters.contract import CoreBanking, CoreError
+from adapters.contract import CoreAdapter, CoreError
+from adapters.identity import CustomerAuthenticator
+from adapters.resilience import CoreClient
 from gateway import errors
-from gateway.consents import ConsentStore
-from gateway.deps import guarded_routes
+from gateway.accounts import routes as accounts
+from gateway.consents import routes as consents
+from gateway.consents.service import ConsentService
+from gateway.events.outbox import Outbox
 from gateway.housekeeping import Housekeeper
+from gateway.http.host import PipelineHost
+from gateway.http.openapi import install_openapi
+from gateway.http.routing import RouteTable, product
 from gateway.ids import Pairwise
-from gateway.logging import configure_logging
-from gateway.middleware import (
-    PipelineResponseMiddleware,
-    RequestContextMiddleware,
-    request_id_of,
-)
 from gateway.oauth import pages as oauth_pages
 from gateway.oauth import routes as oauth_routes
-from gateway.oauth.authorize import AuthorizationFlow, CustomerDirectory
+from gateway.oauth.assertions import AssertionReplayCache
+from gateway.oauth.flow import AuthorizationFlow
 from gateway.oauth.keys import KeyStore
 from gateway.oauth.requests import OAuthError, oauth_error_response
 from gateway.oauth.server import GatewayAuthorizationServer
-from gateway.oauth.store import OAuthStore, RevocationFeed
+from gateway.oauth.state import OAuthState
 from gateway.oauth.tokens import TokenIssuer
-from gateway.registry import ALL_SCOPES, Registry
-from gateway.routes import accounts, catalogue, consents, health, portal
-from gateway.sandbox_bridge import GatewaySandboxPort
+from gateway.ops import health, traces
+from gateway.partners.service import Registry
+from gateway.portal import routes as portal
+from gateway.products import routes as products
+from gateway.revocations import RevocationFeed, Revocations
+from gateway.sandbox_port import GatewaySandboxPort
 from gateway.services import Services
 from gateway.settings import CoreKind, Settings
 from gateway.storage.database import Database
-from policies.authentication import AccessTokenVerifier, AuthenticationPolicy
-from policies.catalog import CatalogError, load_catalog
-from policies.consent import ConsentCache, ConsentPolicy
+from gateway.telemetry.logging import configure_logging
+from gateway.telemetry.tracing import Tracing
+from policies.access_tokens import AccessTokenVerifier
+from policies.authentication import Authentication
+from policies.catalog import load_catalog
+from policies.consent import ConsentCache, ConsentCheck
 from policies.dpop import DPoPVerifier, NonceIssuer
 from policies.pipeline import Pipeline
 from policies.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
+from policies.request_log import RequestLog
 from policies.revocation import RevocationList
-from policies.scope import ScopePolicy
+from policies.scope import ScopeCheck
+from policies.vocabulary import ALL_SCOPES
 from sandbox.core import SandboxCore
+from sandbox.customers import SandboxCustomers
 from sandbox.router import build_router
 
 log = structlog.get_logger("obgw")
@@ -77,17 +88,25 @@ def load_secret(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
-def build_core(settings: Settings) -> tuple[CoreBanking, CustomerDirectory | None]:
+def build_core(
+    settings: Settings,
+) -> tuple[CoreAdapter, SandboxCore | None, CustomerAuthenticator | None]:
+    """The core adapter, the sandbox bank (if that is the core) and the customer login.
+
+    The sandbox's test customers log in only in the sandbox environment; in production,
+    customer authentication needs the bank's own provider.
+    """
     if settings.core is CoreKind.SANDBOX:
-        core = SandboxCore()
-        return core, core
+        bank = SandboxCore()
+        customers = SandboxCustomers(bank) if settings.is_sandbox else None
+        return bank, bank, customers
     raise RuntimeError(
         "OBGW_CORE=fineract: the Fineract adapter is not available in this build; "
         "use OBGW_CORE=sandbox"
     )
 
 
-def _replay_cache(settings: Settings) -> tuple[ReplayCache, object | None]:
+def _replay_cache(settings: Settings) -> tuple[ReplayCache, Any]:
     if not settings.redis_url:
         return MemoryReplayCache(), None
     import redis.asyncio as redis
@@ -98,7 +117,7 @@ def _replay_cache(settings: Settings) -> tuple[ReplayCache, object | None]:
     return RedisReplayCache(client), client
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
     """Every long-lived object of the gateway, built once."""
     db = Database(settings.database_url)
     catalog = load_catalog(settings.policy_file)
@@ -107,10 +126,18 @@ def build_services(settings: Settings) -> Services:
         Path(settings.data_dir) / "keys.json", publish_grace=settings.access_token_ttl + 60
     )
     keys.ensure()
-    revocations = RevocationList()
-    oauth_store = OAuthStore(db, revocations)
-    registry = Registry(db)
-    consent_store = ConsentStore(db, oauth_store)
+    tracing = Tracing(
+        service_version=VERSION,
+        environment=settings.environment.value,
+        sample_ratio=settings.trace_sample_ratio,
+        otlp_endpoint=settings.otlp_endpoint,
+    )
+    revocation_list = RevocationList()
+    revocations = Revocations(revocation_list)
+    oauth_state = OAuthState(db, revocations)
+    registry = Registry(db, revocations)
+    outbox = Outbox()
+    consent_service = ConsentService(db, revocations, outbox, oauth_state.refresh_tokens)
     replay, redis_client = _replay_cache(settings)
     dpop = DPoPVerifier(
         replay,
@@ -118,64 +145,75 @@ def build_services(settings: Settings) -> Services:
         nonces=NonceIssuer(secret),
         require_nonce=settings.dpop_require_nonce,
     )
-    verifier = AccessTokenVerifier(settings.issuer, keys.public_keyset, revocations)
+    verifier = AccessTokenVerifier(settings.issuer, keys.public_keyset, revocation_list)
     issuer = TokenIssuer(
         settings.issuer,
         keys,
-        oauth_store,
+        oauth_state,
         access_ttl=settings.access_token_ttl,
         refresh_ttl=settings.refresh_token_ttl,
     )
     auth_server = GatewayAuthorizationServer(
         strict=settings.is_strict,
         registry=registry,
-        store=oauth_store,
-        consents=consent_store,
+        state=oauth_state,
+        consents=consent_service,
+        assertions=AssertionReplayCache(db),
         issuer=issuer,
         verifier=verifier,
         scopes=list(ALL_SCOPES),
     )
-    core, customers = build_core(settings)
+    adapter, bank, customer_auth = build_core(settings)
+    core = CoreClient(adapter, timeout=settings.core_timeout, tracer=tracing.tracer)
     pairwise = Pairwise(secret)
     flow = AuthorizationFlow(
         issuer=settings.issuer,
-        store=oauth_store,
-        consents=consent_store,
+        db=db,
+        consents=consent_service,
         core=core,
         pairwise=pairwise,
         code_ttl=settings.authorization_code_ttl,
         par_ttl=settings.par_ttl,
     )
-    authentication = AuthenticationPolicy(verifier, dpop, allow_bearer=not settings.is_strict)
     pipeline = Pipeline(
-        [authentication, ScopePolicy(), ConsentPolicy(ConsentCache(consent_store, revocations))]
+        [
+            RequestLog(),
+            Authentication(verifier, dpop, allow_bearer=not settings.is_strict, secrets=registry),
+            ScopeCheck(),
+            ConsentCheck(ConsentCache(consent_service, revocation_list)),
+        ],
+        span=tracing.span,
     )
-    return Services(
+    services = Services(
         settings=settings,
         db=db,
         catalog=catalog,
         keys=keys,
         registry=registry,
-        oauth_store=oauth_store,
-        consents=consent_store,
+        oauth_state=oauth_state,
+        consents=consent_service,
+        outbox=outbox,
         revocations=revocations,
-        revocation_feed=RevocationFeed(db, revocations, settings.revocation_poll_interval),
+        revocation_list=revocation_list,
+        revocation_feed=RevocationFeed(db, revocation_list, settings.revocation_poll_interval),
         dpop=dpop,
         auth_server=auth_server,
         flow=flow,
         pipeline=pipeline,
         core=core,
+        customer_auth=customer_auth,
         pairwise=pairwise,
-        customers=customers,
+        tracing=tracing,
         secret=secret,
         redis=redis_client,
     )
+    return services, bank
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     def respond(request: Request, error: errors.ProblemError) -> Response:
         return errors.problem_response(
-            error, request_id_of(request.scope), request.headers.get("accept-language")
+            error, request.scope["state"]["request_id"], request.headers.get("accept-language")
         )
 
     async def on_problem(request: Request, exc: Exception) -> Response:
@@ -192,23 +230,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        field_errors = []
-        malformed = False
-        for item in exc.errors():
-            if item.get("type") in ("json_invalid", "model_attributes_type"):
-                malformed = True
-            location = [str(p) for p in item.get("loc", ()) if p not in ("body",)]
-            field_errors.append(errors.FieldError(".".join(location), str(item.get("msg", ""))))
-        if malformed:
-            error: errors.ProblemError = errors.InvalidRequestError(
-                "the body must be a JSON object (Content-Type: application/json)",
-                errors=field_errors,
-            )
-        else:
-            error = errors.ValidationFailedError(
-                "the request has invalid fields", errors=field_errors
-            )
-        return respond(request, error)
+        return respond(request, errors.from_validation_errors(exc.errors()))
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -229,35 +251,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
 
 
-def _declare_products(services: Services, routes: list[BaseRoute]) -> None:
-    """Check every guarded route's product against the catalogue and tag its operation.
-
-    A missing product stops the start-up; the OpenAPI operation carries the product and its
-    JR/T 0185 security level.
-    """
-    guarded = list(guarded_routes(routes))
-    missing = {product for _, product in guarded} - set(services.catalog.products)
-    if missing:
-        source = services.settings.policy_file or "packaged"
-        raise CatalogError(
-            f"the product catalogue ({source}) lacks products that routes need: "
-            f"{', '.join(sorted(missing))}"
-        )
-    for route, name in guarded:
-        product = services.catalog.product(name)
-        route.openapi_extra = {
-            **(route.openapi_extra or {}),
-            "x-api-product": name,
-            "x-security-level": product.level.value,
-        }
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway for `settings` (from the environment when omitted)."""
     settings = settings or Settings()
     configure_logging(settings.log_level, json=settings.log_json)
-    services = build_services(settings)
-    housekeeper = Housekeeper({"oauth_state": services.oauth_store.purge_expired})
+    services, bank = build_services(settings)
+    housekeeper = Housekeeper({"oauth_state": services.oauth_state.purge_expired})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -280,9 +279,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await housekeeper.stop()
             await services.revocation_feed.stop()
+            await services.core.aclose()
             if services.redis is not None:
                 await services.redis.aclose()
             await services.db.dispose()
+            services.tracing.shutdown()
 
     app = FastAPI(
         title="obgw open-banking gateway",
@@ -291,27 +292,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=None,
+        # Tracing is ours (one server span per request in the pipeline host).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
     _install_error_handlers(app)
-    # Hot data routes first: FastAPI matches included routers in order.
+    # Hot data routes first: the router tries routes in order.
     routers = [
         accounts.router,
-        catalogue.router,
+        products.router,
         consents.router,
         oauth_routes.router,
         oauth_pages.router,
         health.router,
+        traces.router,
         portal.router,
     ]
-    if settings.is_sandbox:
-        authentication = services.pipeline.policies[0]
-        assert isinstance(authentication, AuthenticationPolicy)
-        routers.append(build_router(GatewaySandboxPort(services, authentication)))
+    if settings.is_sandbox and bank is not None:
+        routers.append(build_router(GatewaySandboxPort(services, bank), product))
     for router in routers:
         app.include_router(router)
-    _declare_products(services, [route for router in routers for route in router.routes])
-    app.add_middleware(PipelineResponseMiddleware, pipeline=services.pipeline)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    table = RouteTable(app.routes, services.catalog)
+    install_openapi(app, services)
+    app.add_middleware(
+        PipelineHost,
+        table=table,
+        pipeline=services.pipeline,
+        issuer=settings.issuer,
+        tracing=services.tracing,
+        max_body_bytes=settings.max_body_bytes,
+    )
     return app

@@ -11,15 +11,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from gateway.registry import (
-    CUSTOMER_SCOPES,
-    OPS_SCOPES,
-    PARTNER_SCOPES,
-    Registry,
-    RegistryError,
-)
+from gateway.partners.models import ClientKind, RegistryError
+from gateway.partners.service import Registry
+from gateway.revocations import Revocations
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from policies.revocation import RevocationList
+from policies.vocabulary import CUSTOMER_SCOPES, OPS_SCOPES, PARTNER_SCOPES
 
 T = TypeVar("T")
 app = typer.Typer(no_args_is_help=True, help="obgw open-banking gateway", add_completion=False)
@@ -45,12 +43,17 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
+def _registry(db: Database) -> Registry:
+    """The registry for a one-off command (revocations reach the gateways through the feed)."""
+    return Registry(db, Revocations(RevocationList()))
+
+
 def _with_registry(action: Callable[[Registry], Awaitable[T]]) -> T:
     async def run() -> T:
         db = Database(_settings().database_url)
         try:
             await db.upgrade() if db.is_sqlite else None
-            return await action(Registry(db))
+            return await action(_registry(db))
         finally:
             await db.dispose()
 
@@ -210,7 +213,7 @@ def ops_clients_create(as_json: JsonFlag = False) -> None:
     """Credentials for the ops API and console (scopes ops:read ops:admin)."""
     issued = _with_registry(
         lambda r: r.create_client(
-            partner_id=None, scopes=list(OPS_SCOPES), kind="ops", name="operations"
+            partner_id=None, scopes=list(OPS_SCOPES), kind=ClientKind.OPS, name="operations"
         )
     )
     _print(
@@ -260,7 +263,7 @@ async def _seed_demo(settings: Settings) -> dict[str, Any]:
     db = Database(settings.database_url)
     try:
         await db.upgrade() if db.is_sqlite else None
-        registry = Registry(db)
+        registry = _registry(db)
         partner = await registry.create_partner("Demo School 示例学校", "school", "silver")
         issued = await registry.create_client(
             partner_id=partner.id,

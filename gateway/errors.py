@@ -3,7 +3,8 @@
 Every error a partner can see is a `ProblemError` with an HTTP status and a stable code;
 the code names a page on the portal (`/problems/<code>`)::
 
-    ProblemError (500 internal-error)
+    ProblemError
+     ├── InternalError                  500 internal-error
      ├── InvalidRequestError            400 invalid-request
      │    └── IdempotencyKeyRequiredError 400 idempotency-key-required
      ├── InvalidTokenError              401 invalid-token (WWW-Authenticate)
@@ -27,6 +28,7 @@ canonical core errors of `adapters.contract`, which `from_core_error` translates
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -39,17 +41,21 @@ from adapters.contract import (
     CoreRejected,
     CoreTimeout,
     CoreUnavailable,
+    InvalidCursor,
 )
 from policies.errors import (
     ConsentInsufficientError,
     FieldError,
     InsufficientScopeError,
+    InternalError,
     InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
+    PayloadTooLargeError,
     ProblemError,
     ValidationFailedError,
 )
+from policies.pipeline import Outcome
 
 __all__ = [
     "CapabilityNotSupportedError",
@@ -60,6 +66,7 @@ __all__ = [
     "FieldError",
     "IdempotencyKeyRequiredError",
     "InsufficientScopeError",
+    "InternalError",
     "InvalidRequestError",
     "InvalidTokenError",
     "MethodNotAllowedError",
@@ -71,6 +78,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "ValidationFailedError",
     "from_core_error",
+    "problem_outcome",
     "problem_response",
 ]
 
@@ -85,10 +93,6 @@ class MethodNotAllowedError(ProblemError):
 
 class NotAcceptableError(ProblemError):
     status, code = 406, "not-acceptable"
-
-
-class PayloadTooLargeError(ProblemError):
-    status, code = 413, "payload-too-large"
 
 
 class UnsupportedMediaTypeError(ProblemError):
@@ -164,6 +168,10 @@ def from_core_error(error: CoreError) -> ProblemError:
     if isinstance(error, CoreRejected):
         known = error.code in PROBLEM_TITLES
         return CoreRejectedError(error.code if known else "validation-failed", str(error))
+    if isinstance(error, InvalidCursor):
+        return InvalidRequestError(
+            "the cursor is not valid", errors=[FieldError("cursor", "not a cursor we issued")]
+        )
     if isinstance(error, CoreNotFound):
         return NotFoundError("The resource does not exist.")
     if isinstance(error, CoreTimeout):
@@ -177,6 +185,27 @@ def from_core_error(error: CoreError) -> ProblemError:
         "The core banking system is temporarily unavailable.",
         headers={"Retry-After": str(retry_after)},
     )
+
+
+def from_validation_errors(items: Sequence[Any]) -> ProblemError:
+    """FastAPI's request validation errors as one problem naming every bad field.
+
+    A body that is not a JSON object at all is `400 invalid-request`; fields that do not
+    validate are `422 validation-failed`.
+    """
+    field_errors = []
+    malformed = False
+    for item in items:
+        if item.get("type") in ("json_invalid", "model_attributes_type"):
+            malformed = True
+        location = [str(p) for p in item.get("loc", ()) if p not in ("body",)]
+        field_errors.append(FieldError(".".join(location), str(item.get("msg", ""))))
+    if malformed:
+        return InvalidRequestError(
+            "the body must be a JSON object (Content-Type: application/json)",
+            errors=field_errors,
+        )
+    return ValidationFailedError("the request has invalid fields", errors=field_errors)
 
 
 def problem_body(
@@ -210,3 +239,15 @@ def problem_response(
     body = orjson.dumps(problem_body(error, request_id, accept_language))
     headers = {"Cache-Control": "no-store", **error.headers}
     return Response(body, error.status, headers=headers, media_type="application/problem+json")
+
+
+def problem_outcome(
+    error: ProblemError, request_id: str, accept_language: str | None = None
+) -> Outcome:
+    """`error` as the pipeline's `Outcome` (the host renders rejections with this)."""
+    return Outcome.json(
+        error.status,
+        problem_body(error, request_id, accept_language),
+        media_type="application/problem+json",
+        headers={"Cache-Control": "no-store", **error.headers},
+    )

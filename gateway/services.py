@@ -5,16 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.contract import CoreBanking
-from gateway.consents import ConsentStore
+from adapters.identity import CustomerAuthenticator
+from adapters.resilience import CoreClient
+from gateway.consents.service import ConsentService
+from gateway.events.outbox import Outbox
 from gateway.ids import Pairwise
-from gateway.oauth.authorize import AuthorizationFlow, CustomerDirectory
+from gateway.oauth.flow import AuthorizationFlow
 from gateway.oauth.keys import KeyStore
 from gateway.oauth.server import GatewayAuthorizationServer
-from gateway.oauth.store import OAuthStore, RevocationFeed
-from gateway.registry import Registry
+from gateway.oauth.state import OAuthState
+from gateway.partners.service import Registry
+from gateway.revocations import RevocationFeed, Revocations
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.telemetry.tracing import Tracing
 from policies.catalog import Catalog
 from policies.dpop import DPoPVerifier
 from policies.pipeline import Pipeline
@@ -28,16 +32,19 @@ class Services:
     catalog: Catalog
     keys: KeyStore
     registry: Registry
-    oauth_store: OAuthStore
-    consents: ConsentStore
-    revocations: RevocationList
+    oauth_state: OAuthState
+    consents: ConsentService
+    outbox: Outbox
+    revocations: Revocations
+    revocation_list: RevocationList
     revocation_feed: RevocationFeed
     dpop: DPoPVerifier
     auth_server: GatewayAuthorizationServer
     flow: AuthorizationFlow
     pipeline: Pipeline
-    core: CoreBanking
+    core: CoreClient
+    customer_auth: CustomerAuthenticator | None
     pairwise: Pairwise
-    customers: CustomerDirectory | None
+    tracing: Tracing
     secret: bytes
     redis: Any | None = None

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     fapi_profile: FapiProfile | None = None
     otlp_endpoint: str = ""
+    trace_sample_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     dpop_require_nonce: bool = False
     max_body_bytes: int = 64 * 1024
     revocation_poll_interval: float = Field(default=0.5, gt=0, le=1.0)
+    core_timeout: float = Field(default=5.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _defaults_and_checks(self) -> Settings:

@@ -1,134 +1,87 @@
-"""Authentication: verify the JWT access token locally, then its DPoP binding.
+"""Authentication: who is calling, by access token (with its DPoP binding) or client secret.
 
-Tokens are verified against the in-memory JWKS; a verified token is cached until its
-`exp`, so the hot path costs one dictionary lookup plus the revocation checks.
+What a product accepts is its catalogue `access`: `public` and `client` products pass (the
+OAuth endpoints authenticate clients themselves), `token` products need an access token in
+the `Authorization` header, and `token_or_secret` products (sandbox tooling) also take the
+client's id and secret by HTTP Basic.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
+import base64
+import binascii
+from typing import Protocol
 
-from joserfc import jws, jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
-
+from policies.access_tokens import AccessTokenVerifier
+from policies.catalog import Access
 from policies.dpop import DPoPError, DPoPVerifier, UseDPoPNonce, single_header
 from policies.errors import InvalidRequestError, InvalidTokenError
-from policies.pipeline import AccessGrant, BasePolicy, RequestContext
-from policies.revocation import RevocationList
-
-ACCESS_TOKEN_ALGS = ("ES256", "PS256")
-_LEEWAY = 5
+from policies.pipeline import BaseStage, Caller, Exchange, Outcome
 
 
-class AccessTokenVerifier:
-    """Checks an RFC 9068 access token: algorithm, `typ`, signature, issuer, audience, times."""
+class ClientSecrets(Protocol):
+    """Checks a client's id and secret (the gateway's registry)."""
 
-    def __init__(
-        self,
-        issuer: str,
-        keys: Callable[[], KeySet],
-        revocations: RevocationList,
-        *,
-        max_cache: int = 100_000,
-    ) -> None:
-        self.issuer = issuer
-        self.keys = keys
-        self.revocations = revocations
-        self.max_cache = max_cache
-        self._cache: dict[str, AccessGrant] = {}
-
-    def verify(self, token: str) -> AccessGrant:
-        grant = self._cache.get(token)
-        now = time.time()
-        if grant is None:
-            grant = self._verify_uncached(token, now)
-            if len(self._cache) >= self.max_cache:
-                self._cache = {t: g for t, g in self._cache.items() if g.expires_at > now}
-                if len(self._cache) >= self.max_cache:
-                    self._cache.clear()
-            self._cache[token] = grant
-        elif grant.expires_at + _LEEWAY < now:
-            self._cache.pop(token, None)
-            raise InvalidTokenError("the access token has expired")
-        if (
-            self.revocations.is_revoked("jti", grant.token_id)
-            or self.revocations.is_revoked("client", grant.client_id)
-            or self.revocations.is_revoked("partner", grant.partner_id)
-            or self.revocations.is_revoked("consent", grant.consent_id)
-        ):
-            raise InvalidTokenError("the access token has been revoked")
-        return grant
-
-    def _verify_uncached(self, token: str, now: float) -> AccessGrant:
-        try:
-            header = jws.extract_compact(token.encode()).headers()
-        except (JoseError, ValueError, UnicodeError) as exc:
-            raise InvalidTokenError("the access token is malformed") from exc
-        if header.get("alg") not in ACCESS_TOKEN_ALGS:
-            raise InvalidTokenError("the access token algorithm is not accepted")
-        if str(header.get("typ", "")).lower() not in ("at+jwt", "application/at+jwt"):
-            raise InvalidTokenError("the access token must have typ 'at+jwt' (RFC 9068)")
-        try:
-            decoded = jwt.decode(token, self.keys(), algorithms=list(ACCESS_TOKEN_ALGS))
-        except (JoseError, ValueError) as exc:
-            raise InvalidTokenError("the access token signature is invalid") from exc
-        claims: dict[str, Any] = dict(decoded.claims)
-        if claims.get("iss") != self.issuer:
-            raise InvalidTokenError("the access token was issued by someone else")
-        aud = claims.get("aud")
-        if aud != self.issuer and not (isinstance(aud, list) and self.issuer in aud):
-            raise InvalidTokenError("the access token is not meant for this gateway")
-        exp, iat = claims.get("exp"), claims.get("iat")
-        if not isinstance(exp, int) or exp + _LEEWAY < now:
-            raise InvalidTokenError("the access token has expired")
-        nbf = claims.get("nbf", iat)
-        if not isinstance(iat, int) or iat - _LEEWAY > now:
-            raise InvalidTokenError("the access token is not valid yet")
-        if not isinstance(nbf, int) or nbf - _LEEWAY > now:
-            raise InvalidTokenError("the access token is not valid yet")
-        for name in ("jti", "client_id", "sub", "partner_id"):
-            if not isinstance(claims.get(name), str):
-                raise InvalidTokenError(f"the access token lacks '{name}'")
-        cnf = claims.get("cnf")
-        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
-        return AccessGrant(
-            token_id=claims["jti"],
-            client_id=claims["client_id"],
-            partner_id=claims["partner_id"],
-            subject=claims["sub"],
-            scopes=frozenset(str(claims.get("scope", "")).split()),
-            expires_at=exp,
-            consent_id=claims.get("consent_id"),
-            jkt=jkt if isinstance(jkt, str) else None,
-        )
+    async def verify_secret(self, client_id: str, secret: str) -> Caller | None:
+        """The caller if the client is active and the secret is its own, else None."""
+        ...
 
 
-class AuthenticationPolicy(BasePolicy):
-    """Establishes `ctx.grant` from `Authorization: Bearer|DPoP <token>` (+ the DPoP proof)."""
+class Authentication(BaseStage):
+    """Establishes `exchange.caller` (and `exchange.grant` for a token) or refuses with 401."""
 
     name = "authentication"
 
     def __init__(
-        self, verifier: AccessTokenVerifier, dpop: DPoPVerifier, *, allow_bearer: bool
+        self,
+        verifier: AccessTokenVerifier,
+        dpop: DPoPVerifier,
+        *,
+        allow_bearer: bool,
+        secrets: ClientSecrets | None = None,
     ) -> None:
         self.verifier = verifier
         self.dpop = dpop
         self.allow_bearer = allow_bearer
+        self.secrets = secrets
 
-    async def on_request(self, ctx: RequestContext) -> None:
-        if "access_token=" in ctx.url.partition("?")[2]:
+    async def on_request(self, exchange: Exchange) -> Outcome | None:
+        access = exchange.product.access
+        if access is Access.PUBLIC or access is Access.CLIENT:
+            return None
+        if "access_token=" in exchange.url.partition("?")[2]:
             raise InvalidRequestError("access tokens are not accepted in the query string")
-        authorization = ctx.headers.get("authorization")
+        authorization = exchange.headers.get("authorization")
         if not authorization:
             raise InvalidTokenError("an access token is required", error="invalid_request")
-        scheme, _, token = authorization.partition(" ")
+        scheme, _, credentials = authorization.partition(" ")
         scheme = scheme.lower()
-        token = token.strip()
-        if scheme not in ("bearer", "dpop") or not token or " " in token:
+        credentials = credentials.strip()
+        if scheme == "basic" and access is Access.TOKEN_OR_SECRET and self.secrets is not None:
+            exchange.caller = await self._basic(credentials)
+            return None
+        if scheme not in ("bearer", "dpop") or not credentials or " " in credentials:
             raise InvalidTokenError("use 'Authorization: DPoP <token>' or 'Bearer <token>'")
+        await self._token(exchange, scheme, credentials)
+        return None
+
+    async def _basic(self, credentials: str) -> Caller:
+        unauthorized = InvalidTokenError(
+            "authenticate with the sandbox client's id and secret (HTTP Basic) or a token",
+            scheme="Basic",
+        )
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise unauthorized from None
+        client_id, _, secret = decoded.partition(":")
+        assert self.secrets is not None
+        caller = await self.secrets.verify_secret(client_id, secret)
+        if caller is None:
+            raise unauthorized
+        return caller
+
+    async def _token(self, exchange: Exchange, scheme: str, token: str) -> None:
         challenge = "DPoP" if scheme == "dpop" else "Bearer"
         try:
             grant = self.verifier.verify(token)
@@ -148,7 +101,10 @@ class AuthenticationPolicy(BasePolicy):
                 )
             try:
                 proof = await self.dpop.verify(
-                    single_header(ctx.headers, "dpop"), ctx.method, ctx.url, access_token=token
+                    single_header(exchange.headers, "dpop"),
+                    exchange.method,
+                    exchange.url,
+                    access_token=token,
                 )
             except UseDPoPNonce as exc:
                 raise InvalidTokenError(
@@ -162,4 +118,5 @@ class AuthenticationPolicy(BasePolicy):
                     scheme="DPoP",
                     error="invalid_dpop_proof",
                 )
-        ctx.grant = grant
+        exchange.grant = grant
+        exchange.caller = Caller(grant.client_id, grant.partner_id)

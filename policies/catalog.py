@@ -10,7 +10,9 @@ from enum import StrEnum
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from policies.vocabulary import ALL_PERMISSIONS, ALL_SCOPES
 
 DEFAULT_CATALOG = Path(__file__).with_name("catalog.yaml")
 
@@ -20,6 +22,15 @@ class SecurityLevel(StrEnum):
 
     A1 = "A1"
     A2 = "A2"
+
+
+class Access(StrEnum):
+    """How a product's caller proves who it is."""
+
+    PUBLIC = "public"  # nobody needs to: health, metadata, the portal, sandbox sign-up
+    CLIENT = "client"  # the endpoint authenticates the OAuth client itself (RFC 6749 §2.3)
+    TOKEN = "token"  # an access token in the Authorization header
+    TOKEN_OR_SECRET = "token_or_secret"  # sandbox tooling: a token, or HTTP Basic client secret
 
 
 class RateTier(BaseModel):
@@ -36,15 +47,34 @@ class Product(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = ""
-    scope: str | None
+    access: Access = Access.TOKEN
+    scope: str | None = None
     permissions: tuple[str, ...] = ()
     level: SecurityLevel
     tier: str | None = None
     idempotent: bool = False
 
+    @model_validator(mode="after")
+    def _coherent(self) -> Product:
+        if self.scope is not None and self.scope not in ALL_SCOPES:
+            raise ValueError(f"unknown scope {self.scope!r} (known: {', '.join(ALL_SCOPES)})")
+        unknown = [p for p in self.permissions if p not in ALL_PERMISSIONS]
+        if unknown:
+            raise ValueError(f"unknown consent permissions {unknown}")
+        if self.access is not Access.TOKEN and (self.scope or self.permissions):
+            raise ValueError("only products with access 'token' can need a scope or permissions")
+        if self.access is Access.TOKEN and "scope" not in self.model_fields_set:
+            raise ValueError("products taking a token name their 'scope' (null: any token)")
+        return self
+
     @property
     def requires_consent(self) -> bool:
         return bool(self.permissions)
+
+    @property
+    def takes_token(self) -> bool:
+        """True when the caller may (or must) present an access token."""
+        return self.access in (Access.TOKEN, Access.TOKEN_OR_SECRET)
 
 
 class Catalog(BaseModel):

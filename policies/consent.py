@@ -11,8 +11,9 @@ import time
 from typing import Protocol
 
 from policies.errors import ConsentInsufficientError, InvalidTokenError
-from policies.pipeline import BasePolicy, ConsentView, RequestContext
+from policies.pipeline import BaseStage, ConsentView, Exchange, Outcome
 from policies.revocation import RevocationList
+from policies.vocabulary import ConsentStatus
 
 
 class ConsentLookup(Protocol):
@@ -71,29 +72,30 @@ class ConsentCache:
         return view
 
 
-class ConsentPolicy(BasePolicy):
-    """Attaches the consent to the context and checks status, expiry and permission."""
+class ConsentCheck(BaseStage):
+    """Attaches the consent to the exchange and checks status, expiry and permission."""
 
     name = "consent"
 
     def __init__(self, cache: ConsentCache) -> None:
         self.cache = cache
 
-    async def on_request(self, ctx: RequestContext) -> None:
-        if not ctx.product.requires_consent:
-            return
-        grant = ctx.grant
+    async def on_request(self, exchange: Exchange) -> Outcome | None:
+        if not exchange.product.requires_consent:
+            return None
+        grant = exchange.grant
         assert grant is not None, "authentication runs before consent"
         if grant.consent_id is None:
             raise ConsentInsufficientError("customer data needs a token issued for a consent")
         consent = await self.cache.get(grant.consent_id)
         if consent is None or consent.client_id != grant.client_id:
             raise InvalidTokenError("the consent behind this token no longer exists")
-        if consent.status != "Authorised":
+        if consent.status != ConsentStatus.AUTHORISED:
             raise InvalidTokenError(f"the consent is {consent.status}")
         if consent.expires_at is not None and consent.expires_at <= time.time():
             raise InvalidTokenError("the consent has expired")
-        if not consent.permissions.intersection(ctx.product.permissions):
-            wanted = " or ".join(ctx.product.permissions)
+        if not consent.permissions.intersection(exchange.product.permissions):
+            wanted = " or ".join(exchange.product.permissions)
             raise ConsentInsufficientError(f"the consent does not grant {wanted}")
-        ctx.consent = consent
+        exchange.consent = consent
+        return None

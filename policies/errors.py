@@ -37,6 +37,13 @@ class ProblemError(Exception):
         self.headers = headers or {}
 
 
+class InternalError(ProblemError):
+    """500: something failed that the client cannot fix; the request id finds it in the logs."""
+
+    def __init__(self, detail: str = "An unexpected error occurred; quote the request id.") -> None:
+        super().__init__(detail)
+
+
 class InvalidRequestError(ProblemError):
     status, code = 400, "invalid-request"
 
@@ -75,6 +82,10 @@ class ConsentInsufficientError(ProblemError):
 
 class NotFoundError(ProblemError):
     status, code = 404, "not-found"
+
+
+class PayloadTooLargeError(ProblemError):
+    status, code = 413, "payload-too-large"
 
 
 class ValidationFailedError(ProblemError):

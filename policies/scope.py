@@ -1,23 +1,24 @@
-"""Scope: the token must carry the product's OAuth scope."""
+"""Scope: an access token must carry its product's OAuth scope."""
 
 from __future__ import annotations
 
 from policies.errors import InsufficientScopeError
-from policies.pipeline import BasePolicy, RequestContext
+from policies.pipeline import BaseStage, Exchange, Outcome
 
 
-class ScopePolicy(BasePolicy):
+class ScopeCheck(BaseStage):
     """Rejects with `403 insufficient-scope` when the product's scope was not granted."""
 
     name = "scope"
 
-    async def on_request(self, ctx: RequestContext) -> None:
-        required = ctx.product.scope
-        assert ctx.grant is not None, "authentication runs before scope"
-        if required is not None and required not in ctx.grant.scopes:
+    async def on_request(self, exchange: Exchange) -> Outcome | None:
+        required = exchange.product.scope
+        grant = exchange.grant
+        if required is not None and (grant is None or required not in grant.scopes):
             raise InsufficientScopeError(
                 f"this operation needs the '{required}' scope",
                 headers={
-                    "WWW-Authenticate": (f'Bearer error="insufficient_scope", scope="{required}"')
+                    "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{required}"'
                 },
             )
+        return None

@@ -8,7 +8,6 @@ Rates are percentages per annum.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,19 +19,32 @@ from adapters.contract import (
     BalanceType,
     Capability,
     CoreContext,
+    CoreHealth,
     CoreNotFound,
     Customer,
     DepositProduct,
     LoanProduct,
     Money,
+    Page,
+    PageRequest,
+    TimeWindow,
     Transaction,
     WealthProduct,
+    paginate,
 )
-from sandbox.data import USERNAMES, AccountBook, PartnerWorld, generate_world
-from sandbox.data import customer_ref as make_customer_ref
+from sandbox.data import AccountBook, PartnerWorld, generate_world
 
 TEST_PASSWORD = "sandbox"
 ONE_TIME_CODE = "123456"
+CAPABILITIES = frozenset(
+    {
+        Capability.CUSTOMERS,
+        Capability.ACCOUNTS,
+        Capability.DEPOSITS,
+        Capability.LOANS,
+        Capability.WEALTH,
+    }
+)
 
 
 def _cny(value: str) -> Money:
@@ -109,8 +121,8 @@ class SandboxCore:
         self._seeds: dict[str, int] = {}
 
     def capabilities(self) -> frozenset[Capability]:
-        """Every capability: the sandbox simulates them all."""
-        return frozenset(Capability)
+        """What the sandbox bank simulates."""
+        return CAPABILITIES
 
     def world(self, partner_id: str) -> PartnerWorld:
         """The partner's synthetic world, generated on first use."""
@@ -136,19 +148,6 @@ class SandboxCore:
         """The partner's test customers, for the sandbox's login and discovery pages."""
         return list(self.world(partner_id).customers.values())
 
-    def authenticate_customer(
-        self, partner_id: str, username: str, password: str
-    ) -> Customer | None:
-        """The test customer if `password` is theirs, else None; compared in constant time."""
-        is_match = hmac.compare_digest(password.encode(), TEST_PASSWORD.encode())
-        customer = self.world(partner_id).customers.get(make_customer_ref(partner_id, username))
-        return customer if is_match and customer is not None else None
-
-    def verify_one_time_code(self, partner_id: str, username: str, code: str) -> bool:
-        """True when `code` is the one-time code sent to this test customer's phone."""
-        is_match = hmac.compare_digest(code.encode(), ONE_TIME_CODE.encode())
-        return is_match and username in USERNAMES
-
     async def get_customer(self, ctx: CoreContext, customer_ref: str) -> Customer:
         """The customer with this core reference in the asking partner's world."""
         customer = self.world(ctx.partner_id).customers.get(customer_ref)
@@ -156,11 +155,24 @@ class SandboxCore:
             raise CoreNotFound("customer not found")
         return customer
 
-    async def list_accounts(self, ctx: CoreContext, customer_ref: str) -> list[Account]:
+    async def list_accounts(
+        self,
+        ctx: CoreContext,
+        customer_ref: str,
+        page: PageRequest,
+        *,
+        only: frozenset[str] | None = None,
+    ) -> Page[Account]:
         """The customer's accounts, in the order they were opened in the sandbox."""
         customer = await self.get_customer(ctx, customer_ref)
         books = self.world(ctx.partner_id).books.values()
-        return [b.account for b in books if b.account.customer_ref == customer.core_ref]
+        accounts = [
+            b.account
+            for b in books
+            if b.account.customer_ref == customer.core_ref
+            and (only is None or b.account.core_ref in only)
+        ]
+        return paginate(accounts, page)
 
     async def get_account(self, ctx: CoreContext, account_ref: str) -> Account:
         """The account with this core reference in the asking partner's world."""
@@ -172,44 +184,47 @@ class SandboxCore:
         booked = book.booked_balance
         is_frozen = book.account.status is not AccountStatus.ENABLED
         available = Decimal("0.00") if is_frozen else booked
-        as_of = ctx.now or self._clock(ctx.partner_id)
+        as_of = self._clock(ctx.partner_id)
         return [
             Balance(kind, Money(abs(value)), "Credit" if value >= 0 else "Debit", as_of)
             for kind, value in ((BalanceType.BOOKED, booked), (BalanceType.AVAILABLE, available))
         ]
 
     async def list_transactions(
-        self,
-        ctx: CoreContext,
-        account_ref: str,
-        from_time: datetime | None = None,
-        to_time: datetime | None = None,
-    ) -> list[Transaction]:
-        """The account's transactions in `[from_time, to_time)`, newest first."""
+        self, ctx: CoreContext, account_ref: str, window: TimeWindow, page: PageRequest
+    ) -> Page[Transaction]:
+        """The account's transactions in `[window.start, window.end)`, newest first."""
         transactions = self._book(ctx, account_ref).transactions
-        if from_time is not None:
-            start = _as_utc(from_time)
+        if window.start is not None:
+            start = _as_utc(window.start)
             transactions = [t for t in transactions if t.booked_at >= start]
-        if to_time is not None:
-            end = _as_utc(to_time)
+        if window.end is not None:
+            end = _as_utc(window.end)
             transactions = [t for t in transactions if t.booked_at < end]
-        return list(transactions)
+        return paginate(transactions, page)
 
-    async def list_deposit_products(self, ctx: CoreContext) -> list[DepositProduct]:
+    async def list_deposit_products(
+        self, ctx: CoreContext, page: PageRequest
+    ) -> Page[DepositProduct]:
         """The term deposits on offer; the same for every partner."""
-        return list(DEPOSIT_PRODUCTS)
+        return paginate(DEPOSIT_PRODUCTS, page)
 
-    async def list_loan_products(self, ctx: CoreContext) -> list[LoanProduct]:
+    async def list_loan_products(self, ctx: CoreContext, page: PageRequest) -> Page[LoanProduct]:
         """The loans on offer; the same for every partner."""
-        return list(LOAN_PRODUCTS)
+        return paginate(LOAN_PRODUCTS, page)
 
-    async def list_wealth_products(self, ctx: CoreContext) -> list[WealthProduct]:
+    async def list_wealth_products(
+        self, ctx: CoreContext, page: PageRequest
+    ) -> Page[WealthProduct]:
         """The wealth products on offer, one per risk level R1..R5."""
-        return list(WEALTH_PRODUCTS)
+        return paginate(WEALTH_PRODUCTS, page)
 
-    async def health(self) -> bool:
-        """Always True: the sandbox lives in the gateway's own process."""
-        return True
+    async def health(self) -> CoreHealth:
+        """Always up: the sandbox lives in the gateway's own process."""
+        return CoreHealth(True, "in-process sandbox bank")
+
+    async def aclose(self) -> None:
+        """Nothing to release: the worlds live in memory."""
 
     def _book(self, ctx: CoreContext, account_ref: str) -> AccountBook:
         book = self.world(ctx.partner_id).books.get(account_ref)

@@ -1,70 +1,137 @@
-"""The `/sandbox` router: self-service sign-up and the browserless consent step.
+"""The `/sandbox` router: self-service sign-up, test customers, the browserless consent step.
 
 The router only parses and shapes; the gateway injects a `SandboxPort` that does the work
-(client authentication, registration, completing the authorization).
+(registration, completing the authorization) and tells who is calling (the gateway's pipeline
+has authenticated the request before the route runs).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+Declare = Callable[[str], dict[str, Any]]
 
-class SignupRequest(BaseModel):
+
+class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class SignupRequest(_Body):
+    """A scene partner signing up for the sandbox."""
 
     partner_name: str = Field(min_length=1, max_length=200, examples=["阳光小学 Sunshine School"])
     sector: Literal["government", "school", "hospital", "transport", "other"]
-    contact_email: str = Field(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$", max_length=320)
-    redirect_uris: list[str] | None = Field(default=None, max_length=5)
+    contact_email: str = Field(
+        pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$", max_length=320, examples=["it@school.example"]
+    )
+    redirect_uris: list[str] | None = Field(
+        default=None,
+        max_length=5,
+        description="Registered redirect URIs (default: http://127.0.0.1/callback).",
+    )
 
 
-class AuthorizeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TestCustomer(_Body):
+    """A synthetic customer of the partner's sandbox world, with their test credentials."""
+
+    username: str = Field(examples=["zhang.wei"])
+    name: str
+    risk_tolerance: str = Field(pattern=r"^C[1-5]$")
+    kyc_status: str
+    password: str = Field(examples=["sandbox"])
+    one_time_code: str = Field(examples=["123456"])
+
+
+class SignupResponse(_Body):
+    """The new partner, its client credentials (the secret is shown once) and customers."""
+
+    partner_id: str
+    client_id: str
+    client_secret: str
+    token_endpoint_auth_method: str
+    scopes: list[str]
+    redirect_uris: list[str]
+    issuer: str
+    token_endpoint: str
+    customers: list[TestCustomer]
+
+
+class CustomerList(_Body):
+    data: list[TestCustomer]
+    next_cursor: None = None
+
+
+class AuthorizeRequest(_Body):
+    """The customer's decision on a pushed authorization request, without a browser."""
 
     request_uri: str = Field(min_length=1, max_length=200)
     customer: str = Field(min_length=1, max_length=64, examples=["zhang.wei"])
-    accounts: Literal["all"] | list[str] = "all"
+    accounts: Literal["all"] | list[str] = Field(
+        default="all", description="`all`, or the account ids the customer selects."
+    )
     decision: Literal["approve", "deny"] = "approve"
+
+
+class AuthorizeResponse(_Body):
+    redirect_to: str = Field(
+        description="Where the browser would go: the redirect URI with code, state and iss."
+    )
 
 
 class SandboxPort(Protocol):
     """What the sandbox routes need from the gateway."""
 
-    async def authenticate(self, request: Request) -> tuple[str, str]:
-        """The calling client's (client_id, partner_id); raises a 401 problem otherwise."""
+    async def caller(self, request: Request) -> tuple[str, str]:
+        """The authenticated caller's (client_id, partner_id)."""
         ...
 
-    async def signup(self, request: Request, body: SignupRequest) -> dict[str, Any]: ...
+    async def signup(self, request: Request, body: SignupRequest) -> SignupResponse: ...
 
     async def authorize(self, client_id: str, partner_id: str, body: AuthorizeRequest) -> str: ...
 
-    def customers(self, partner_id: str) -> list[dict[str, Any]]: ...
+    def customers(self, partner_id: str) -> list[TestCustomer]: ...
 
 
-def build_router(port: SandboxPort) -> APIRouter:
-    """The sandbox routes, bound to the gateway's implementation of `SandboxPort`."""
+def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
+    """The sandbox routes, bound to the gateway's `SandboxPort`; `declare(product)` names
+    each route's API product in the gateway's catalogue."""
     router = APIRouter(prefix="/sandbox", tags=["Sandbox"])
+    caller = Depends(port.caller)
 
-    async def caller(request: Request) -> tuple[str, str]:
-        return await port.authenticate(request)
-
-    who_calls = Depends(caller)
-
-    @router.post("/signup", status_code=201, summary="Create a sandbox partner and client")
-    async def signup(request: Request, body: Annotated[SignupRequest, Body()]) -> dict[str, Any]:
+    @router.post(
+        "/signup",
+        status_code=201,
+        summary="Create a sandbox partner and client",
+        openapi_extra={**declare("sandbox.signup"), "x-problems": [429]},
+    )
+    async def signup(request: Request, body: Annotated[SignupRequest, Body()]) -> SignupResponse:
+        """Self-service sign-up: a partner, a client with every partner-level and customer
+        scope (`client_secret_basic`), and three synthetic customers. Limited per address."""
         return await port.signup(request, body)
 
-    @router.get("/customers", summary="The partner's synthetic test customers")
-    async def customers(who: tuple[str, str] = who_calls) -> dict[str, Any]:
-        return {"data": port.customers(who[1]), "next_cursor": None}
+    @router.get(
+        "/customers",
+        summary="The partner's synthetic test customers",
+        openapi_extra=declare("sandbox.customers.read"),
+    )
+    async def customers(who: tuple[str, str] = caller) -> CustomerList:
+        """The test customers of the calling partner's world, with their credentials."""
+        return CustomerList(data=port.customers(who[1]))
 
-    @router.post("/authorize", summary="Approve or deny a pushed request without a browser")
+    @router.post(
+        "/authorize",
+        summary="Approve or deny a pushed request without a browser",
+        openapi_extra={**declare("sandbox.authorize"), "x-problems": [501, 503, 504]},
+    )
     async def authorize(
-        body: Annotated[AuthorizeRequest, Body()], who: tuple[str, str] = who_calls
-    ) -> dict[str, str]:
-        return {"redirect_to": await port.authorize(who[0], who[1], body)}
+        body: Annotated[AuthorizeRequest, Body()], who: tuple[str, str] = caller
+    ) -> AuthorizeResponse:
+        """The consent step for automated tests: the named test customer approves (or
+        denies) the pushed request; the answer is where the browser would be redirected."""
+        return AuthorizeResponse(redirect_to=await port.authorize(who[0], who[1], body))
 
     return router

@@ -7,30 +7,27 @@ form, so any replica can serve any step.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from adapters.contract import Customer
+from adapters.identity import CustomerAuthenticator
 from gateway.deps import ServicesDep
 from gateway.errors import InvalidRequestError
-from gateway.oauth.authorize import CustomerDirectory, find_customer
+from gateway.http.routing import product
+from gateway.http.templates import templates
+from gateway.oauth.pushed_requests import PushedRequest
 from gateway.oauth.requests import OAuthError
-from gateway.oauth.store import PushedRequest
 from gateway.services import Services
 from policies.masking import mask_account_number, mask_mobile
 
 router = APIRouter(tags=["OAuth 2.0"], include_in_schema=False)
-templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
+PAGES = product("oauth.authorize")
 INTERACTION_TTL = 600
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -100,23 +97,25 @@ async def _render(
 
 async def _pending(services: Services, claims: dict[str, Any]) -> PushedRequest:
     # The session (10 min) may outlive the request_uri's 90 s; it must only be unused.
-    pushed = await services.oauth_store.get_request(claims["request_uri"], check_expiry=False)
-    if pushed is None:
-        raise InvalidRequestError("this authorization was already completed")
-    return pushed
+    try:
+        return await services.flow.pending(
+            claims["client_id"], claims["request_uri"], check_expiry=False
+        )
+    except OAuthError:
+        raise InvalidRequestError("this authorization was already completed") from None
 
 
-def _directory(services: Services) -> CustomerDirectory:
-    if services.customers is None:
+def _customers(services: Services) -> CustomerAuthenticator:
+    if services.customer_auth is None:
         raise OAuthError("temporarily_unavailable", "customer login is not configured", 503)
-    return services.customers
+    return services.customer_auth
 
 
 async def _customer(services: Services, partner_id: str, username: str) -> Customer:
-    customer = find_customer(_directory(services), partner_id, username)
-    if customer is None:
+    found = await _customers(services).find(services.core.context(partner_id), username)
+    if found is None:
         raise InvalidRequestError("the authorization session is invalid")
-    return customer
+    return found
 
 
 async def _consent_page(
@@ -137,6 +136,7 @@ async def _consent_page(
         services,
         step="consent",
         request_uri=pushed.request_uri,
+        client_id=pushed.client_id,
         partner_id=partner_id,
         username=customer.username,
     )
@@ -153,7 +153,7 @@ async def _consent_page(
     )
 
 
-@router.get("/oauth/authorize")
+@router.get("/oauth/authorize", openapi_extra=PAGES)
 async def authorize(request: Request, services: ServicesDep) -> Response:
     client_id = request.query_params.get("client_id", "")
     request_uri = request.query_params.get("request_uri", "")
@@ -169,23 +169,33 @@ async def authorize(request: Request, services: ServicesDep) -> Response:
     if client is None or client.partner_id is None:
         raise InvalidRequestError("unknown client")
     interaction = _sign(
-        services, step="login", request_uri=request_uri, partner_id=client.partner_id
+        services,
+        step="login",
+        request_uri=request_uri,
+        client_id=client_id,
+        partner_id=client.partner_id,
     )
     return await _render(services, pushed, "login", interaction=interaction)
 
 
-@router.post("/oauth/authorize/login")
+@router.post("/oauth/authorize/login", openapi_extra=PAGES)
 async def login(request: Request, services: ServicesDep) -> Response:
     form = await request.form()
     claims = _verify(services, str(form.get("interaction", "")), "login")
     pushed = await _pending(services, claims)
     partner_id = claims["partner_id"]
-    customer = _directory(services).authenticate_customer(
-        partner_id, str(form.get("username", "")), str(form.get("password", ""))
+    customer = await _customers(services).authenticate(
+        services.core.context(partner_id),
+        str(form.get("username", "")),
+        str(form.get("password", "")),
     )
     if customer is None:
         interaction = _sign(
-            services, step="login", request_uri=pushed.request_uri, partner_id=partner_id
+            services,
+            step="login",
+            request_uri=pushed.request_uri,
+            client_id=pushed.client_id,
+            partner_id=partner_id,
         )
         return await _render(
             services,
@@ -201,6 +211,7 @@ async def login(request: Request, services: ServicesDep) -> Response:
             services,
             step="otp",
             request_uri=pushed.request_uri,
+            client_id=pushed.client_id,
             partner_id=partner_id,
             username=customer.username,
         )
@@ -214,20 +225,21 @@ async def login(request: Request, services: ServicesDep) -> Response:
     return await _consent_page(services, pushed, partner_id, customer)
 
 
-@router.post("/oauth/authorize/otp")
+@router.post("/oauth/authorize/otp", openapi_extra=PAGES)
 async def one_time_code(request: Request, services: ServicesDep) -> Response:
     form = await request.form()
     claims = _verify(services, str(form.get("interaction", "")), "otp")
     pushed = await _pending(services, claims)
     partner_id, username = claims["partner_id"], claims["username"]
     customer = await _customer(services, partner_id, username)
-    if not _directory(services).verify_one_time_code(
-        partner_id, username, str(form.get("code", ""))
+    if not await _customers(services).verify_one_time_code(
+        services.core.context(partner_id), customer, str(form.get("code", ""))
     ):
         interaction = _sign(
             services,
             step="otp",
             request_uri=pushed.request_uri,
+            client_id=pushed.client_id,
             partner_id=partner_id,
             username=username,
         )
@@ -243,7 +255,7 @@ async def one_time_code(request: Request, services: ServicesDep) -> Response:
     return await _consent_page(services, pushed, partner_id, customer)
 
 
-@router.post("/oauth/authorize/decision")
+@router.post("/oauth/authorize/decision", openapi_extra=PAGES)
 async def decision(request: Request, services: ServicesDep) -> Response:
     form = await request.form()
     claims = _verify(services, str(form.get("interaction", "")), "consent")

@@ -14,8 +14,6 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.middleware import request_id_of
-
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -44,7 +42,7 @@ def oauth_error_response(request: Request, error: OAuthError) -> Response:
         "title": error.error.replace("_", " "),
         "status": error.status,
         "detail": error.description,
-        "instance": request_id_of(request.scope),
+        "instance": request.scope["state"]["request_id"],
         "code": "invalid-token" if error.status == 401 else "invalid-request",
     }
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **error.headers}

@@ -9,11 +9,26 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from gateway.deps import ServicesDep
+from gateway.deps import CallDep, ServicesDep
+from gateway.http.openapi import form_body
+from gateway.http.routing import product
+from gateway.oauth.clients import GatewayOAuth2Request
 from gateway.oauth.requests import OAuthError, json_response, oauth_error_response, read_form
-from gateway.oauth.server import GatewayOAuth2Request
+from gateway.oauth.schemas import (
+    Introspection,
+    JsonWebKeySet,
+    PushedAuthorizationRequest,
+    PushedAuthorizationResponse,
+    Revoked,
+    ServerMetadata,
+    TokenHintRequest,
+    TokenRequest,
+    TokenResponse,
+)
+from gateway.partners.models import AuthMethod
 from gateway.services import Services
 from policies.dpop import DPOP_ALGS, DPoPError, UseDPoPNonce, single_header
+from policies.pipeline import Caller
 
 router = APIRouter(tags=["OAuth 2.0"])
 
@@ -21,11 +36,7 @@ router = APIRouter(tags=["OAuth 2.0"])
 def metadata(services: Services) -> dict[str, Any]:
     s = services.settings
     base = s.issuer
-    methods = (
-        ["private_key_jwt"]
-        if s.is_strict
-        else ["private_key_jwt", "client_secret_basic", "client_secret_post"]
-    )
+    methods = AuthMethod.accepted(strict=s.is_strict)
     return {
         "issuer": base,
         "authorization_endpoint": f"{base}/oauth/authorize",
@@ -51,13 +62,25 @@ def metadata(services: Services) -> dict[str, Any]:
     }
 
 
-@router.get("/.well-known/oauth-authorization-server", summary="Authorization server metadata")
+@router.get(
+    "/.well-known/oauth-authorization-server",
+    summary="Authorization server metadata",
+    openapi_extra=product("oauth.metadata.read"),
+    responses={200: {"model": ServerMetadata, "description": "RFC 8414 metadata."}},
+)
 async def authorization_server_metadata(services: ServicesDep) -> Response:
+    """The authorization server's endpoints and capabilities (RFC 8414)."""
     return json_response(metadata(services), headers={"Cache-Control": "max-age=300"})
 
 
-@router.get("/oauth/jwks", summary="Public signing keys")
+@router.get(
+    "/oauth/jwks",
+    summary="Public signing keys",
+    openapi_extra=product("oauth.jwks.read"),
+    responses={200: {"model": JsonWebKeySet, "description": "The signing keys in use."}},
+)
 async def jwks(services: ServicesDep) -> Response:
+    """The keys that sign access tokens; a rotated key stays until its tokens expire."""
     return json_response(services.keys.jwks(), headers={"Cache-Control": "max-age=60"})
 
 
@@ -114,18 +137,24 @@ def _authlib_result(request: Request, result: tuple[int, Any, Any]) -> Response:
     return _authlib_response(result)
 
 
-@router.post("/oauth/par", status_code=201, summary="Pushed authorization request (RFC 9126)")
-async def pushed_authorization_request(request: Request, services: ServicesDep) -> Response:
+@router.post(
+    "/oauth/par",
+    status_code=201,
+    summary="Pushed authorization request (RFC 9126)",
+    openapi_extra=product("oauth.par", **form_body(PushedAuthorizationRequest)),
+    responses={201: {"model": PushedAuthorizationResponse, "description": "Pushed."}},
+)
+async def pushed_authorization_request(request: Request, call: CallDep) -> Response:
+    """Push the authorization request of a consent (PKCE S256 required; `dpop_jkt` or a
+    DPoP proof binds the code to a key). The `request_uri` is single use, for 90 s."""
+    services = call.services
     try:
         oauth_request = await _oauth_request(services, request, "/oauth/par")
-        methods = (
-            ["private_key_jwt"]
-            if services.settings.is_strict
-            else ["private_key_jwt", "client_secret_basic", "client_secret_post"]
-        )
+        methods = AuthMethod.accepted(strict=services.settings.is_strict)
         client = await run_in_threadpool(
             services.auth_server.authenticate_client, oauth_request, methods, "par"
         )
+        call.exchange.caller = Caller(client.client.client_id, client.client.partner_id)
         pushed = await services.flow.push(client.client, oauth_request.form, oauth_request.dpop_jkt)
     except OAuthError as error:
         return oauth_error_response(request, error)
@@ -136,8 +165,16 @@ async def pushed_authorization_request(request: Request, services: ServicesDep) 
     )
 
 
-@router.post("/oauth/token", summary="Token endpoint")
-async def token(request: Request, services: ServicesDep) -> Response:
+@router.post(
+    "/oauth/token",
+    summary="Token endpoint",
+    openapi_extra=product("oauth.token", **form_body(TokenRequest)),
+    responses={200: {"model": TokenResponse, "description": "The access token."}},
+)
+async def token(request: Request, call: CallDep) -> Response:
+    """Client credentials, authorization code (PKCE S256, single use, 60 s) and refresh
+    token grants. With a `DPoP` proof the tokens are bound to its key (`token_type: DPoP`)."""
+    services = call.services
     try:
         oauth_request = await _oauth_request(services, request, "/oauth/token")
         if services.settings.is_strict and oauth_request.dpop_jkt is None:
@@ -171,11 +208,25 @@ async def _endpoint(request: Request, services: Services, name: str, path: str) 
     return _authlib_response(result)
 
 
-@router.post("/oauth/revoke", summary="Token revocation (RFC 7009)")
+@router.post(
+    "/oauth/revoke",
+    summary="Token revocation (RFC 7009)",
+    openapi_extra=product("oauth.revoke", **form_body(TokenHintRequest)),
+    responses={200: {"model": Revoked, "description": "Revoked (or never known)."}},
+)
 async def revoke(request: Request, services: ServicesDep) -> Response:
+    """Revoke one of the client's access or refresh tokens; every replica refuses it
+    within a second."""
     return await _endpoint(request, services, "revocation", "/oauth/revoke")
 
 
-@router.post("/oauth/introspect", summary="Token introspection (RFC 7662)")
+@router.post(
+    "/oauth/introspect",
+    summary="Token introspection (RFC 7662)",
+    openapi_extra=product("oauth.introspect", **form_body(TokenHintRequest)),
+    responses={200: {"model": Introspection, "description": "The token's state."}},
+)
 async def introspect(request: Request, services: ServicesDep) -> Response:
+    """Whether a token is active and what it grants: the client's own tokens, or any token
+    for an operations client."""
     return await _endpoint(request, services, "introspection", "/oauth/introspect")

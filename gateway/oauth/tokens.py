@@ -9,9 +9,10 @@ from typing import Any
 
 from joserfc import jwt
 
+from gateway.clock import utcnow
 from gateway.ids import new_id
 from gateway.oauth.keys import KeyStore
-from gateway.oauth.store import OAuthStore
+from gateway.oauth.state import OAuthState
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,20 +28,20 @@ class Subject:
 
 
 class TokenIssuer:
-    """Signs access tokens with the active key and records them for revocation."""
+    """Signs access tokens with the active key and records them (one unit of work)."""
 
     def __init__(
         self,
         issuer: str,
         keys: KeyStore,
-        store: OAuthStore,
+        state: OAuthState,
         *,
         access_ttl: int,
         refresh_ttl: int,
     ) -> None:
         self.issuer = issuer
         self.keys = keys
-        self.store = store
+        self.state = state
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
 
@@ -77,27 +78,34 @@ class TokenIssuer:
         access_token = jwt.encode(
             header, claims, self.keys.private_key(key.kid), algorithms=[key.alg]
         )
-        expires_at = datetime.fromtimestamp(claims["exp"], UTC)
-        await self.store.record_access_token(
-            jti, client_id, subject.grant_id, subject.consent_id, expires_at
-        )
         token: dict[str, Any] = {
             "access_token": access_token,
             "token_type": "DPoP" if jkt else "Bearer",
             "expires_in": self.access_ttl,
             "scope": scope,
         }
-        if include_refresh_token and subject.grant_id:
-            refresh_expiry = datetime.now(UTC) + timedelta(seconds=self.refresh_ttl)
-            if subject.consent_expires_at is not None:
-                refresh_expiry = min(refresh_expiry, subject.consent_expires_at)
-            token["refresh_token"] = await self.store.create_refresh_token(
+        state = self.state
+        async with state.db.transaction() as uow:
+            await state.access_tokens.insert(
+                uow.conn,
+                jti=jti,
                 client_id=client_id,
                 grant_id=subject.grant_id,
                 consent_id=subject.consent_id,
-                customer_ref=subject.customer_ref,
-                scope=scope,
-                dpop_jkt=jkt,
-                expires_at=refresh_expiry,
+                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             )
+            if include_refresh_token and subject.grant_id:
+                refresh_expiry = utcnow() + timedelta(seconds=self.refresh_ttl)
+                if subject.consent_expires_at is not None:
+                    refresh_expiry = min(refresh_expiry, subject.consent_expires_at)
+                token["refresh_token"] = await state.refresh_tokens.create(
+                    uow.conn,
+                    client_id=client_id,
+                    grant_id=subject.grant_id,
+                    consent_id=subject.consent_id,
+                    customer_ref=subject.customer_ref,
+                    scope=scope,
+                    dpop_jkt=jkt,
+                    expires_at=refresh_expiry,
+                )
         return token

@@ -1,7 +1,18 @@
-"""The async database handle: engine set-up per backend and schema migration."""
+"""The async database: engine set-up per backend, units of work, and schema migration.
+
+Stores take the caller's `AsyncConnection`; services open a `UnitOfWork` for each business
+operation, so a state change, its idempotency record and its outbox event commit together
+or not at all.
+
+On SQLite a write transaction starts with `BEGIN IMMEDIATE`: it takes the write lock up
+front, so two writers queue on the busy timeout instead of deadlocking when both upgrade a
+read lock.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +23,23 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_WRITE = "obgw.write"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver must not open transactions itself: `_sqlite_begin` does, with the right mode.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    is_write = connection.info.pop(_WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if is_write else "BEGIN")
 
 
 def alembic_config() -> Config:
@@ -36,6 +55,18 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+class UnitOfWork:
+    """One transaction: the connection every store in it uses, and work for after commit."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the transaction has committed (never if it rolls back)."""
+        self._after_commit.append(callback)
+
+
 class Database:
     """One async engine for the process; SQLite in WAL mode or PostgreSQL via asyncpg."""
 
@@ -47,18 +78,29 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: AsyncEngine = create_async_engine(url)
-            sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
+            sa.event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         else:
             self.engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
 
-    def begin(self) -> Any:
-        """A transaction: `async with db.begin() as conn:`."""
-        return self.engine.begin()
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """A write transaction: `async with db.transaction() as uow: await store.x(uow.conn)`."""
+        async with self.engine.connect() as conn:
+            conn.info[_WRITE] = True
+            async with conn.begin():
+                uow = UnitOfWork(conn)
+                yield uow
+        for callback in uow._after_commit:
+            callback()
 
-    def connect(self) -> Any:
-        return self.engine.connect()
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads (its implicit transaction is rolled back on exit)."""
+        async with self.engine.connect() as conn:
+            yield conn
 
     async def upgrade(self) -> None:
         """Apply every pending migration."""
@@ -75,9 +117,3 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-async def fetch_one(conn: AsyncConnection, stmt: Any) -> dict[str, Any] | None:
-    """The first row of `stmt` as a dict, or None."""
-    row = (await conn.execute(stmt)).mappings().first()
-    return dict(row) if row is not None else None

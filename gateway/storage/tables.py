@@ -162,3 +162,22 @@ consents = sa.Table(
 )
 sa.Index("ix_consents_partner", consents.c.partner_id)
 sa.Index("ix_consents_psu", consents.c.psu_id)
+
+# The transactional outbox: one row per event, written with the change it reports.
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("id", sa.String(40), nullable=False, unique=True),
+    sa.Column("partner_id", sa.String(40), nullable=False),
+    sa.Column("type", sa.String(60), nullable=False),
+    sa.Column("data", sa.JSON(), nullable=False),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+sa.Index("ix_events_partner_seq", events.c.partner_id, events.c.seq)

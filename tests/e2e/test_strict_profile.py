@@ -10,8 +10,9 @@ import requests
 from jwskate import Jwk
 from requests_oauth2client import DPoPKey, OAuth2Client, PrivateKeyJwt
 
-from gateway.registry import CUSTOMER_SCOPES, PARTNER_SCOPES, Registry
+from gateway.cli import _registry
 from gateway.storage.database import Database
+from policies.vocabulary import CUSTOMER_SCOPES, PARTNER_SCOPES
 from tests.conftest import LiveServer, free_port, make_settings
 
 CALLBACK = "http://127.0.0.1/callback"
@@ -36,7 +37,7 @@ class TestStrictProfile:
                 # What `obgw clients create --jwks-file` does, on the same database.
                 db = Database(server.settings.database_url)
                 try:
-                    registry = Registry(db)
+                    registry = _registry(db)
                     partner = await registry.create_partner("政务服务平台", "government")
                     issued = await registry.create_client(
                         partner_id=partner.id,

@@ -261,8 +261,8 @@ class TestPushedRequests:
         par, _ = await push(client, partner, consent_id)
         assert par.json()["expires_in"] <= 90
         request_uri = par.json()["request_uri"]
-        async with services_of(app).db.begin() as conn:
-            await conn.execute(
+        async with services_of(app).db.transaction() as uow:
+            await uow.conn.execute(
                 authorization_requests.update()
                 .where(authorization_requests.c.id == sha256_hex(request_uri))
                 .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
@@ -311,8 +311,8 @@ class TestCodeExchange:
         """A code is refused once its 60 s life is over."""
         partner = await sandbox_partner(client)
         code, verifier = await approved_code(client, partner)
-        async with services_of(app).db.begin() as conn:
-            await conn.execute(
+        async with services_of(app).db.transaction() as uow:
+            await uow.conn.execute(
                 authorization_codes.update()
                 .where(authorization_codes.c.code_hash == sha256_hex(code))
                 .values(

@@ -13,11 +13,18 @@ from tests.conftest import REDIS_URL, make_settings, service_missing
 
 class TestProbes:
     async def test_liveness_and_readiness(self, client: httpx.AsyncClient) -> None:
-        """/healthz answers; /readyz checks the database and the core."""
+        """/healthz answers; /readyz checks the database and the feed, and reports the core."""
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         ready = await client.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json()["checks"] == {"database": "ok", "core": "ok"}
+        body = ready.json()
+        assert body["checks"] == {"database": "ok", "revocation_feed": "ok"}
+        assert body["core"] == {
+            "name": "sandbox",
+            "status": "up",
+            "breaker": "closed",
+            "detail": "in-process sandbox bank",
+        }
 
     async def test_readiness_includes_redis(self, tmp_path: Path) -> None:
         """With OBGW_REDIS_URL set, readiness also pings Redis."""

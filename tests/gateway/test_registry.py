@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi import FastAPI
 
-from gateway.consents import ConsentStatus, ConsentType
-from gateway.registry import RegistryError
+from gateway.partners.models import RegistryError
+from policies.vocabulary import ConsentStatus, ConsentType
 from tests.factories import services_of
 
 
@@ -63,12 +63,17 @@ class TestConsentStore:
             expires_at=None,
         )
         assert created.status is ConsentStatus.AWAITING_AUTHORISATION
-        assert await store.authorise(
-            created.id, customer_ref="c/1", psu_id="psu_a", accounts={"acc_a": "core/1"}
-        )
-        assert not await store.authorise(
-            created.id, customer_ref="c/2", psu_id="psu_b", accounts={}
-        )
+        async with services.db.transaction() as uow:
+            assert await store.store.authorise(
+                uow.conn,
+                created.id,
+                customer_ref="c/1",
+                psu_id="psu_a",
+                accounts={"acc_a": "core/1"},
+            )
+            assert not await store.store.authorise(
+                uow.conn, created.id, customer_ref="c/2", psu_id="psu_b", accounts={}
+            )
         view = await store.consent_view(created.id)
         assert view is not None
         assert view.status == "Authorised"
@@ -76,7 +81,7 @@ class TestConsentStore:
         revoked = await store.revoke(created.id)
         assert revoked is not None
         assert revoked.status is ConsentStatus.REVOKED
-        assert services.revocations.is_revoked("consent", created.id)
+        assert services.revocation_list.is_revoked("consent", created.id)
 
     async def test_expiry_is_reported(self, app: FastAPI) -> None:
         """A consent past its expiry reads as Expired."""

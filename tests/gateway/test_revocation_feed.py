@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from gateway.oauth.store import RevocationFeed, record_revocation
+from gateway.revocations import RevocationFeed
 from gateway.storage.database import Database
 from gateway.storage.tables import revocations
 from policies.revocation import RevocationList
@@ -21,12 +21,13 @@ def later(days: int = 1) -> datetime:
 class TestRevocationFeed:
     async def test_start_up_load_respects_reinstatement(self, app: FastAPI) -> None:
         """At start-up, a client revoked then reinstated is not revoked; others are."""
-        db = services_of(app).db
-        async with db.begin() as conn:
-            await record_revocation(conn, "client", "cli_back", later())
-            await record_revocation(conn, "client", "cli_back", datetime.now(UTC))
-            await record_revocation(conn, "client", "cli_gone", later())
-            await record_revocation(conn, "jti", "at_old", datetime.now(UTC) - timedelta(1))
+        services = services_of(app)
+        db, revocations_ = services.db, services.revocations
+        async with db.transaction() as uow:
+            await revocations_.record(uow, "client", "cli_back", later())
+            await revocations_.record(uow, "client", "cli_back", datetime.now(UTC))
+            await revocations_.record(uow, "client", "cli_gone", later())
+            await revocations_.record(uow, "jti", "at_old", datetime.now(UTC) - timedelta(1))
         fresh = RevocationList()
         await RevocationFeed(db, fresh, 0.5).load()
         assert fresh.is_revoked("client", "cli_gone")
@@ -39,15 +40,15 @@ class TestRevocationFeed:
         await db.upgrade()
         feed = RevocationFeed(db, RevocationList(), 0.5)
         now = datetime.now(UTC)
-        async with db.begin() as conn:
-            await conn.execute(
+        async with db.transaction() as uow:
+            await uow.conn.execute(
                 revocations.insert().values(
                     id=1000, kind="jti", value="first", created_at=now, expires_at=later()
                 )
             )
         await feed.poll()
-        async with db.begin() as conn:
-            await conn.execute(
+        async with db.transaction() as uow:
+            await uow.conn.execute(
                 revocations.insert().values(
                     id=999, kind="jti", value="late", created_at=now, expires_at=later()
                 )
@@ -65,16 +66,16 @@ class TestHousekeeping:
         from gateway.storage.tables import used_jtis
 
         services = services_of(app)
-        async with services.db.begin() as conn:
-            await conn.execute(
+        async with services.db.transaction() as uow:
+            await uow.conn.execute(
                 used_jtis.insert().values(
                     key="old", expires_at=datetime.now(UTC) - timedelta(hours=2)
                 )
             )
-            await conn.execute(used_jtis.insert().values(key="live", expires_at=later()))
-        done = await Housekeeper({"oauth": services.oauth_store.purge_expired}).run_once()
+            await uow.conn.execute(used_jtis.insert().values(key="live", expires_at=later()))
+        done = await Housekeeper({"oauth": services.oauth_state.purge_expired}).run_once()
         assert done["oauth"] >= 1
-        async with services.db.connect() as conn:
+        async with services.db.read() as conn:
             keys = {r.key for r in await conn.execute(used_jtis.select())}
         assert "old" not in keys
         assert "live" in keys
@@ -82,9 +83,11 @@ class TestHousekeeping:
     async def test_reinstatement_survives_clean_up(self, app: FastAPI) -> None:
         """A reinstated client stays reinstated after clean-up and a restart's load."""
         services = services_of(app)
-        await services.oauth_store.publish("client", "cli_r", later())
-        await services.oauth_store.withdraw("client", "cli_r")
-        await services.oauth_store.purge_expired(grace=timedelta(0))
+        async with services.db.transaction() as uow:
+            await services.revocations.record(uow, "client", "cli_r", later())
+        async with services.db.transaction() as uow:
+            await services.revocations.withdraw(uow, "client", "cli_r")
+        await services.oauth_state.purge_expired(grace=timedelta(0))
         fresh = RevocationList()
         await RevocationFeed(services.db, fresh, 0.5).load()
         assert not fresh.is_revoked("client", "cli_r")

@@ -10,14 +10,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.contract import (
+    PORTS,
+    Account,
     AccountStatus,
     BalanceType,
-    Capability,
-    CoreBanking,
     CoreContext,
+    CoreHealth,
     CoreNotFound,
+    PageRequest,
+    TimeWindow,
+    Transaction,
 )
-from sandbox.core import SandboxCore
+from adapters.resilience import CoreClient
+from sandbox.core import CAPABILITIES, SandboxCore
+from sandbox.customers import SandboxCustomers
 from sandbox.data import (
     BANK_BIN,
     HISTORY_DAYS,
@@ -47,26 +53,45 @@ def ref(partner_id: str, username: str) -> str:
     return f"{partner_id}/cust/{username}"
 
 
+ALL = PageRequest(size=1000)
+
+
+async def accounts_of(core: SandboxCore, ctx: CoreContext, customer_ref: str) -> list[Account]:
+    return list((await core.list_accounts(ctx, customer_ref, ALL)).items)
+
+
+async def transactions_of(
+    core: SandboxCore,
+    ctx: CoreContext,
+    account_ref: str,
+    from_time: datetime | None = None,
+    to_time: datetime | None = None,
+) -> list[Transaction]:
+    window = TimeWindow(from_time, to_time)
+    return list((await core.list_transactions(ctx, account_ref, window, ALL)).items)
+
+
 async def snapshot(core: SandboxCore, partner_id: str) -> list[object]:
     """Everything a partner can read, in order, for equality checks."""
     ctx = CoreContext(partner_id=partner_id)
     out: list[object] = list(core.list_customers(partner_id))
     for customer in core.list_customers(partner_id):
-        for account in await core.list_accounts(ctx, customer.core_ref):
+        for account in await accounts_of(core, ctx, customer.core_ref):
             out.append(account)
             balances = await core.get_balances(ctx, account.core_ref)
             out.append([(b.type, b.amount, b.credit_debit) for b in balances])
-            out.append(await core.list_transactions(ctx, account.core_ref))
+            out.append(await transactions_of(core, ctx, account.core_ref))
     return out
 
 
 class TestSandboxCore:
     async def test_implements_the_contract(self, core: SandboxCore) -> None:
-        """SandboxCore is a CoreBanking named "sandbox" that declares every capability."""
-        assert isinstance(core, CoreBanking)
+        """SandboxCore implements the protocol of every capability it declares."""
         assert core.name == "sandbox"
-        assert core.capabilities() == frozenset(Capability)
-        assert await core.health() is True
+        assert core.capabilities() == CAPABILITIES
+        assert all(isinstance(core, PORTS[c]) for c in CAPABILITIES)
+        assert (await core.health()).is_up
+        assert CoreClient(core).capabilities() == CAPABILITIES
 
     async def test_same_partner_same_data(self) -> None:
         """Two instances generate identical data for the same partner and day."""
@@ -94,7 +119,7 @@ class TestSandboxCore:
 
     async def test_zhang_wei_accounts(self, core: SandboxCore, ctx: CoreContext) -> None:
         """zhang.wei has an enabled current account with 10k-50k CNY and an enabled savings one."""
-        accounts = await core.list_accounts(ctx, ref(PARTNER, "zhang.wei"))
+        accounts = await accounts_of(core, ctx, ref(PARTNER, "zhang.wei"))
         assert [a.account_subtype for a in accounts] == ["CurrentAccount", "Savings"]
         assert {a.status for a in accounts} == {AccountStatus.ENABLED}
         balances = await core.get_balances(ctx, accounts[0].core_ref)
@@ -105,13 +130,13 @@ class TestSandboxCore:
     async def test_li_na_accounts(self, core: SandboxCore, partner_id: str) -> None:
         """li.na has one or two enabled accounts."""
         ctx = CoreContext(partner_id=partner_id)
-        accounts = await core.list_accounts(ctx, ref(partner_id, "li.na"))
+        accounts = await accounts_of(core, ctx, ref(partner_id, "li.na"))
         assert 1 <= len(accounts) <= 2
         assert {a.status for a in accounts} == {AccountStatus.ENABLED}
 
     async def test_wang_fang_frozen(self, core: SandboxCore, ctx: CoreContext) -> None:
         """wang.fang's accounts are frozen: money is booked but nothing is available."""
-        accounts = await core.list_accounts(ctx, ref(PARTNER, "wang.fang"))
+        accounts = await accounts_of(core, ctx, ref(PARTNER, "wang.fang"))
         assert accounts
         assert {a.status for a in accounts} == {AccountStatus.FROZEN}
         balances = await core.get_balances(ctx, accounts[0].core_ref)
@@ -122,7 +147,7 @@ class TestSandboxCore:
     async def test_balances_follow_transactions(self, core: SandboxCore, ctx: CoreContext) -> None:
         """The booked balance is the opening balance plus the transactions, never negative."""
         for account_ref, book in core.world(PARTNER).books.items():
-            transactions = await core.list_transactions(ctx, account_ref)
+            transactions = await transactions_of(core, ctx, account_ref)
             balances = await core.get_balances(ctx, account_ref)
             booked = next(b for b in balances if b.type is BalanceType.BOOKED)
             running = book.opening_balance
@@ -138,7 +163,7 @@ class TestSandboxCore:
         self, core: SandboxCore, ctx: CoreContext
     ) -> None:
         """An enabled account has its whole booked balance available."""
-        accounts = await core.list_accounts(ctx, ref(PARTNER, "zhang.wei"))
+        accounts = await accounts_of(core, ctx, ref(PARTNER, "zhang.wei"))
         for account in accounts:
             values = {b.type: b.amount for b in await core.get_balances(ctx, account.core_ref)}
             assert values[BalanceType.AVAILABLE] == values[BalanceType.BOOKED]
@@ -146,7 +171,7 @@ class TestSandboxCore:
     async def test_transaction_history(self, core: SandboxCore, ctx: CoreContext) -> None:
         """Each account has 20-40 booked transactions in the last 90 days, newest first."""
         for account_ref in core.world(PARTNER).books:
-            transactions = await core.list_transactions(ctx, account_ref)
+            transactions = await transactions_of(core, ctx, account_ref)
             assert 20 <= len(transactions) <= 40
             times = [t.booked_at for t in transactions]
             assert times == sorted(times, reverse=True)
@@ -159,22 +184,22 @@ class TestSandboxCore:
     async def test_transaction_filter(self, core: SandboxCore, ctx: CoreContext) -> None:
         """from_time is inclusive and to_time exclusive."""
         account_ref = next(iter(core.world(PARTNER).books))
-        everything = await core.list_transactions(ctx, account_ref)
+        everything = await transactions_of(core, ctx, account_ref)
         pivot = everything[len(everything) // 2].booked_at
-        after = await core.list_transactions(ctx, account_ref, from_time=pivot)
-        before = await core.list_transactions(ctx, account_ref, to_time=pivot)
+        after = await transactions_of(core, ctx, account_ref, from_time=pivot)
+        before = await transactions_of(core, ctx, account_ref, to_time=pivot)
         assert after[-1].booked_at == pivot
         assert all(t.booked_at < pivot for t in before)
         assert len(after) + len(before) == len(everything)
-        window = await core.list_transactions(ctx, account_ref, pivot, pivot)
+        window = await transactions_of(core, ctx, account_ref, pivot, pivot)
         assert window == []
 
     async def test_naive_filter_times_are_utc(self, core: SandboxCore, ctx: CoreContext) -> None:
         """A naive from_time is read as UTC rather than failing to compare."""
         account_ref = next(iter(core.world(PARTNER).books))
-        pivot = (await core.list_transactions(ctx, account_ref))[3].booked_at
-        naive = await core.list_transactions(ctx, account_ref, pivot.replace(tzinfo=None))
-        assert naive == await core.list_transactions(ctx, account_ref, pivot)
+        pivot = (await transactions_of(core, ctx, account_ref))[3].booked_at
+        naive = await transactions_of(core, ctx, account_ref, pivot.replace(tzinfo=None))
+        assert naive == await transactions_of(core, ctx, account_ref, pivot)
 
     async def test_other_partners_refs_are_not_found(self, core: SandboxCore) -> None:
         """A partner asking for another partner's customer or account gets CoreNotFound."""
@@ -184,13 +209,13 @@ class TestSandboxCore:
         with pytest.raises(CoreNotFound):
             await core.get_customer(theirs, customer)
         with pytest.raises(CoreNotFound):
-            await core.list_accounts(theirs, customer)
+            await accounts_of(core, theirs, customer)
         with pytest.raises(CoreNotFound):
             await core.get_account(theirs, account_ref)
         with pytest.raises(CoreNotFound):
             await core.get_balances(theirs, account_ref)
         with pytest.raises(CoreNotFound):
-            await core.list_transactions(theirs, account_ref)
+            await transactions_of(core, theirs, account_ref)
 
     async def test_unknown_ref_not_found(self, core: SandboxCore, ctx: CoreContext) -> None:
         """An account reference that was never issued is CoreNotFound."""
@@ -223,19 +248,22 @@ class TestSandboxCore:
         core.reset(PARTNER)
         assert await snapshot(core, OTHER) == others
 
-    def test_authenticate_customer(self, core: SandboxCore) -> None:
+    async def test_authenticate_customer(self, core: SandboxCore, ctx: CoreContext) -> None:
         """Test customers log in with password "sandbox"; anything else is refused."""
-        customer = core.authenticate_customer(PARTNER, "li.na", "sandbox")
+        customers = SandboxCustomers(core)
+        customer = await customers.authenticate(ctx, "li.na", "sandbox")
         assert customer is not None
         assert customer.core_ref == ref(PARTNER, "li.na")
-        assert core.authenticate_customer(PARTNER, "li.na", "Sandbox") is None
-        assert core.authenticate_customer(PARTNER, "nobody", "sandbox") is None
+        assert await customers.authenticate(ctx, "li.na", "Sandbox") is None
+        assert await customers.authenticate(ctx, "nobody", "sandbox") is None
 
-    def test_one_time_code(self, core: SandboxCore) -> None:
-        """The one-time code is 123456 for every test customer and nobody else."""
-        assert core.verify_one_time_code(PARTNER, "wang.fang", "123456")
-        assert not core.verify_one_time_code(PARTNER, "wang.fang", "654321")
-        assert not core.verify_one_time_code(PARTNER, "nobody", "123456")
+    async def test_one_time_code(self, core: SandboxCore, ctx: CoreContext) -> None:
+        """The one-time code is 123456 for every test customer."""
+        customers = SandboxCustomers(core)
+        customer = await customers.find(ctx, "wang.fang")
+        assert customer is not None
+        assert await customers.verify_one_time_code(ctx, customer, "123456")
+        assert not await customers.verify_one_time_code(ctx, customer, "654321")
 
     def test_identity_formats(self, core: SandboxCore) -> None:
         """Mobiles are 11 digits from 13x/15x/18x; account numbers are 19 Luhn-valid digits."""
@@ -270,13 +298,30 @@ class TestSandboxCore:
 
     async def test_products(self, core: SandboxCore, ctx: CoreContext) -> None:
         """Products are the same for all partners: wealth covers R1..R5, deposits 3-36 months."""
-        wealth = await core.list_wealth_products(ctx)
+        wealth = (await core.list_wealth_products(ctx, ALL)).items
         assert [p.risk_level for p in wealth] == ["R1", "R2", "R3", "R4", "R5"]
-        deposits = await core.list_deposit_products(ctx)
+        deposits = (await core.list_deposit_products(ctx, ALL)).items
         assert [p.term_months for p in deposits] == [3, 6, 12, 36]
         assert all(Decimal("1.05") <= p.annual_rate <= Decimal("2.35") for p in deposits)
-        loans = await core.list_loan_products(ctx)
+        loans = (await core.list_loan_products(ctx, ALL)).items
         assert len(loans) == 3
         assert all(p.min_amount.value < p.max_amount.value for p in loans)
         other = CoreContext(partner_id=OTHER)
-        assert await core.list_wealth_products(other) == wealth
+        assert (await core.list_wealth_products(other, ALL)).items == wealth
+
+    async def test_pages(self, core: SandboxCore, ctx: CoreContext) -> None:
+        """Lists page by the contract's cursor, and the pages add up to the whole list."""
+        account_ref = (await accounts_of(core, ctx, ref(PARTNER, "zhang.wei")))[0].core_ref
+        whole = await transactions_of(core, ctx, account_ref)
+        seen: list[Transaction] = []
+        page = PageRequest(size=7)
+        while True:
+            chunk = await core.list_transactions(ctx, account_ref, TimeWindow(), page)
+            assert len(chunk.items) <= 7
+            seen.extend(chunk.items)
+            if chunk.next_cursor is None:
+                break
+            page = PageRequest(size=7, cursor=chunk.next_cursor)
+        assert seen == whole
+        assert len(whole) > 7
+        assert isinstance(await core.health(), CoreHealth)

@@ -1,42 +1,30 @@
 """The authorization-code flow around PAR: validate pushed requests, then complete them.
 
 Both the HTML authorize pages and the sandbox's browserless `/sandbox/authorize` end in
-`AuthorizationFlow.approve` or `deny`, so the two paths issue identical codes.
+`AuthorizationFlow.approve` or `deny`, so the two paths issue identical codes. Approval is
+one unit of work: the pushed request is consumed, the consent authorised and the code
+issued together, or none of it happens.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import urlencode
 
-from adapters.contract import Account, CoreBanking, CoreContext, Customer
-from gateway.consents import ConsentStatus, ConsentStore
+from adapters.contract import Account, Customer, PageRequest
+from adapters.resilience import CoreClient
+from gateway.consents.service import ConsentService
 from gateway.ids import Pairwise
+from gateway.oauth.codes import AuthorizationCodes
+from gateway.oauth.pushed_requests import PushedRequest, PushedRequests
 from gateway.oauth.requests import OAuthError
-from gateway.oauth.store import OAuthStore, PushedRequest
-from gateway.registry import CUSTOMER_SCOPES, Client
+from gateway.partners.models import Client
+from gateway.storage.database import Database
+from policies.vocabulary import CUSTOMER_SCOPES, ConsentStatus
 
 CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 JKT = re.compile(r"^[A-Za-z0-9_-]{43}$")
-
-
-class CustomerDirectory(Protocol):
-    """Authenticates a bank customer at the authorize step (the sandbox's test customers)."""
-
-    def authenticate_customer(
-        self, partner_id: str, username: str, password: str
-    ) -> Customer | None: ...
-
-    def verify_one_time_code(self, partner_id: str, username: str, code: str) -> bool: ...
-
-    def list_customers(self, partner_id: str) -> list[Customer]: ...
-
-
-def find_customer(directory: CustomerDirectory, partner_id: str, username: str) -> Customer | None:
-    """The partner's customer with this username, if any."""
-    return next((c for c in directory.list_customers(partner_id) if c.username == username), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +39,17 @@ class AuthorizationFlow:
         self,
         *,
         issuer: str,
-        store: OAuthStore,
-        consents: ConsentStore,
-        core: CoreBanking,
+        db: Database,
+        consents: ConsentService,
+        core: CoreClient,
         pairwise: Pairwise,
         code_ttl: int,
         par_ttl: int,
     ) -> None:
         self.issuer = issuer
-        self.store = store
+        self.db = db
+        self.requests = PushedRequests()
+        self.codes = AuthorizationCodes()
         self.consents = consents
         self.core = core
         self.pairwise = pairwise
@@ -122,17 +112,31 @@ class AuthorizationFlow:
             "consent_id": consent_id,
             "dpop_jkt": dpop_jkt,
         }
-        return await self.store.push_request(client.client_id, params, self.par_ttl)
+        async with self.db.transaction() as uow:
+            return await self.requests.insert(uow.conn, client.client_id, params, self.par_ttl)
 
-    async def pending(self, client_id: str, request_uri: str) -> PushedRequest:
+    async def pending(
+        self, client_id: str, request_uri: str, *, check_expiry: bool = True
+    ) -> PushedRequest:
         """The pushed request behind `request_uri`, if it is this client's and still usable."""
-        pushed = await self.store.get_request(request_uri)
+        async with self.db.read() as conn:
+            pushed = await self.requests.get(conn, request_uri, check_expiry=check_expiry)
         if pushed is None or pushed.client_id != client_id:
             raise OAuthError("invalid_request_uri", "the request_uri is unknown, used or expired")
         return pushed
 
     async def accounts_of(self, partner_id: str, customer: Customer) -> list[Account]:
-        return await self.core.list_accounts(CoreContext(partner_id), customer.core_ref)
+        """Every account of the customer, across the core's pages."""
+        accounts: list[Account] = []
+        page = PageRequest(size=200)
+        while True:
+            chunk = await self.core.accounts.list_accounts(
+                self.core.context(partner_id), customer.core_ref, page
+            )
+            accounts.extend(chunk.items)
+            if chunk.next_cursor is None:
+                return accounts
+            page = PageRequest(size=200, cursor=chunk.next_cursor)
 
     def _redirect(self, pushed: PushedRequest, **params: str) -> str:
         query = {**params, "iss": self.issuer}
@@ -159,31 +163,39 @@ class AuthorizationFlow:
             raise OAuthError("invalid_request", "an unknown account was selected")
         if not chosen:
             raise OAuthError("invalid_request", "select at least one account")
-        if not await self.store.consume_request(pushed.request_uri, check_expiry=False):
-            raise OAuthError("invalid_request_uri", "the request_uri was already used")
         consent_id = pushed.params["consent_id"]
         psu_id = self.pairwise.customer(partner_id, customer.core_ref)
-        if not await self.consents.authorise(
-            consent_id, customer_ref=customer.core_ref, psu_id=psu_id, accounts=chosen
-        ):
-            raise OAuthError("invalid_request", "the consent can no longer be authorised")
-        code = await self.store.create_code(
-            ttl=self.code_ttl,
-            client_id=pushed.client_id,
-            redirect_uri=pushed.params["redirect_uri"],
-            scope=pushed.params["scope"],
-            consent_id=consent_id,
-            customer_ref=customer.core_ref,
-            code_challenge=pushed.params["code_challenge"],
-            code_challenge_method=pushed.params["code_challenge_method"],
-            dpop_jkt=pushed.params.get("dpop_jkt"),
-        )
+        async with self.db.transaction() as uow:
+            if not await self.requests.consume(uow.conn, pushed.request_uri, check_expiry=False):
+                raise OAuthError("invalid_request_uri", "the request_uri was already used")
+            if not await self.consents.store.authorise(
+                uow.conn, consent_id, customer_ref=customer.core_ref, psu_id=psu_id, accounts=chosen
+            ):
+                raise OAuthError("invalid_request", "the consent can no longer be authorised")
+            code = await self.codes.create(
+                uow.conn,
+                ttl=self.code_ttl,
+                client_id=pushed.client_id,
+                redirect_uri=pushed.params["redirect_uri"],
+                scope=pushed.params["scope"],
+                consent_id=consent_id,
+                customer_ref=customer.core_ref,
+                code_challenge=pushed.params["code_challenge"],
+                code_challenge_method=pushed.params["code_challenge_method"],
+                dpop_jkt=pushed.params.get("dpop_jkt"),
+            )
         return Completion(self._redirect(pushed, code=code))
 
     async def deny(self, pushed: PushedRequest) -> Completion:
-        if not await self.store.consume_request(pushed.request_uri, check_expiry=False):
-            raise OAuthError("invalid_request_uri", "the request_uri was already used")
-        await self.consents.reject(pushed.params["consent_id"])
+        async with self.db.transaction() as uow:
+            if not await self.requests.consume(uow.conn, pushed.request_uri, check_expiry=False):
+                raise OAuthError("invalid_request_uri", "the request_uri was already used")
+            await self.consents.store.set_status(
+                uow.conn,
+                pushed.params["consent_id"],
+                ConsentStatus.REJECTED,
+                only_from=(ConsentStatus.AWAITING_AUTHORISATION,),
+            )
         return Completion(
             self._redirect(pushed, error="access_denied", error_description="the customer declined")
         )

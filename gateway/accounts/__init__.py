@@ -1,0 +1,1 @@
+"""Accounts, balances and transactions of consented customers."""

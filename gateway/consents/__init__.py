@@ -1,0 +1,1 @@
+"""Consents: what a customer allowed a partner to do, for how long, on which accounts."""

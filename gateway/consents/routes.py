@@ -1,0 +1,73 @@
+"""Consents: a partner asks, the customer authorises at /oauth/authorize, anyone may revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path
+from starlette.responses import Response
+
+from gateway.consents.models import Consent
+from gateway.consents.schemas import ConsentIdPattern, ConsentOut, ConsentRequest
+from gateway.deps import Call, CallDep
+from gateway.errors import NotFoundError
+from gateway.http.routing import product
+
+router = APIRouter(prefix="/v1/consents", tags=["Consents"])
+ConsentId = Annotated[str, Path(pattern=ConsentIdPattern, description="A consent id")]
+
+
+async def _own(call: Call, consent_id: str) -> Consent:
+    consent = await call.services.consents.get(consent_id)
+    if consent is None or consent.partner_id != call.partner_id:
+        raise NotFoundError("no such consent")
+    return consent
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Ask for a consent",
+    openapi_extra=product("consents.create"),
+    response_description="The consent, awaiting the customer's authorisation.",
+)
+async def create_consent(
+    call: CallDep, response: Response, body: Annotated[ConsentRequest, Body()]
+) -> ConsentOut:
+    """Create a consent for the customer to authorise through `/oauth/par` and
+    `/oauth/authorize`. It is `AwaitingAuthorisation` until then."""
+    consent = await call.services.consents.create(
+        partner_id=call.partner_id,
+        client_id=call.grant.client_id,
+        type=body.type,
+        permissions=body.permissions,
+        expires_at=body.expires_at,
+        payment=body.payment.model_dump() if body.payment else None,
+    )
+    response.headers["Location"] = f"/v1/consents/{consent.id}"
+    return ConsentOut.of(consent)
+
+
+@router.get(
+    "/{consent_id}",
+    summary="A consent and its status",
+    openapi_extra=product("consents.read", problems=[404]),
+)
+async def get_consent(call: CallDep, consent_id: ConsentId) -> ConsentOut:
+    """One of the partner's consents, with its current status."""
+    return ConsentOut.of(await _own(call, consent_id))
+
+
+@router.delete(
+    "/{consent_id}",
+    status_code=204,
+    summary="Revoke a consent",
+    openapi_extra=product("consents.revoke", problems=[404]),
+    response_class=Response,
+)
+async def revoke_consent(call: CallDep, consent_id: ConsentId) -> Response:
+    """Revoke a consent: its tokens stop working on every replica within a second, and a
+    `consent.revoked` event is written. Revoking twice is harmless."""
+    await _own(call, consent_id)
+    await call.services.consents.revoke(consent_id)
+    return Response(status_code=204)

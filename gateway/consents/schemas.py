@@ -1,0 +1,131 @@
+"""What partners send to ask for a consent, and what they see of it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import ConfigDict, Field, model_validator
+
+from gateway.consents.models import MAX_LIFETIME, Consent
+from gateway.http.schemas import MoneyIn, Schema
+from policies.vocabulary import PERMISSIONS, ConsentStatus, ConsentType
+
+ConsentIdPattern = r"^cns_[a-z2-7]{1,64}$"
+
+
+class Creditor(Schema):
+    """Who a payment goes to."""
+
+    account_number: str = Field(pattern=r"^\d{8,32}$", examples=["6217001234567890123"])
+    name: str = Field(min_length=1, max_length=140, examples=["阳光小学"])
+
+
+class PaymentTerms(Schema):
+    """The one payment a payment consent allows: amount, creditor and reference."""
+
+    amount: MoneyIn
+    creditor: Creditor
+    reference: str = Field(min_length=1, max_length=140, examples=["2026 秋季学费 张小明"])
+
+
+class ConsentRequest(Schema):
+    """What the partner asks the customer to allow."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"type": "account_access", "permissions": ["ReadAccountsBasic", "ReadBalances"]}
+            ]
+        },
+    )
+
+    type: ConsentType
+    permissions: list[str] = Field(
+        min_length=1,
+        max_length=10,
+        description="Permissions valid for the type: account_access: ReadAccountsBasic, "
+        "ReadAccountsDetail, ReadBalances, ReadTransactions, ReadParty, ReadPartyDetail; "
+        "payment: InitiatePayments; deposit: ReadDeposits, OpenDeposits; loan: ReadLoans, "
+        "ApplyLoans; wealth: ReadWealth, TradeWealth.",
+    )
+    expires_at: datetime | None = Field(
+        default=None, description="RFC 3339 with offset; at most a year ahead (default 90 days)."
+    )
+    payment: PaymentTerms | None = Field(
+        default=None, description="Required for payment consents, and only for them."
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ConsentRequest:
+        allowed = PERMISSIONS[self.type]
+        unknown = [p for p in self.permissions if p not in allowed]
+        if unknown:
+            raise ValueError(
+                f"permissions {unknown} are not valid for a {self.type.value} consent "
+                f"(allowed: {', '.join(allowed)})"
+            )
+        if (self.type is ConsentType.PAYMENT) != (self.payment is not None):
+            raise ValueError("'payment' is required for payment consents and only for them")
+        if self.expires_at is not None:
+            if self.expires_at.tzinfo is None:
+                raise ValueError("expires_at must carry a timezone (RFC 3339)")
+            now = datetime.now(UTC)
+            if not now < self.expires_at <= now + MAX_LIFETIME:
+                raise ValueError("expires_at must be in the future and within one year")
+        return self
+
+
+class ConsentOut(Schema):
+    """A consent and its status; once authorised, the customer and the accounts chosen."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "consent_id": "cns_tq3vqz6k2n7w4d5fxyabc2e",
+                    "type": "account_access",
+                    "status": "Authorised",
+                    "permissions": ["ReadAccountsBasic", "ReadBalances"],
+                    "expires_at": "2027-02-26T02:00:00Z",
+                    "created_at": "2026-11-28T02:00:00Z",
+                    "status_updated_at": "2026-11-28T02:01:10Z",
+                    "payment": None,
+                    "customer_id": "psu_x5k2m7qz3v4n6w8d2f5h7j3k4l",
+                    "account_ids": ["acc_6n4xq2mjv7k3d5wzr2hbsc3e7fga"],
+                }
+            ]
+        },
+    )
+
+    consent_id: str = Field(pattern=ConsentIdPattern)
+    type: ConsentType
+    status: ConsentStatus
+    permissions: list[str]
+    expires_at: datetime | None
+    created_at: datetime
+    status_updated_at: datetime
+    payment: PaymentTerms | None = None
+    customer_id: str | None = Field(
+        default=None, description="The customer's pairwise id for this partner, once authorised."
+    )
+    account_ids: list[str] | None = Field(
+        default=None, description="The accounts the customer selected, once authorised."
+    )
+
+    @classmethod
+    def of(cls, consent: Consent) -> ConsentOut:
+        authorised = consent.psu_id is not None
+        return cls(
+            consent_id=consent.id,
+            type=consent.type,
+            status=consent.status,
+            permissions=list(consent.permissions),
+            expires_at=consent.expires_at,
+            created_at=consent.created_at,
+            status_updated_at=consent.updated_at,
+            payment=PaymentTerms.model_validate(consent.payment) if consent.payment else None,
+            customer_id=consent.psu_id,
+            account_ids=sorted((consent.accounts or {}).keys()) if authorised else None,
+        )

@@ -1,0 +1,233 @@
+"""The pipeline host: pure ASGI, the one way into the gateway for every HTTP request.
+
+For each request it assigns the request and interaction ids, resolves the API product from
+the route table, opens the server span, builds the `Exchange` and runs the pipeline with the
+routed app as the terminal stage. The app's response is buffered, so every response phase
+sees the final status, headers and body before the first byte leaves; an unhandled error
+becomes a `500` problem and a client that went away a `499`, and both still pass through
+the response phases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+
+import structlog
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import PayloadTooLargeError, ProblemError, problem_outcome
+from gateway.http.routing import RouteTable
+from gateway.telemetry.tracing import Tracing, mark_error, trace_id_of
+from policies.catalog import SecurityLevel
+from policies.errors import InternalError
+from policies.pipeline import DISCONNECTED, ClientDisconnected, Exchange, Outcome, Pipeline
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+log = structlog.get_logger("obgw.http")
+NO_STORE = (b"cache-control", b"no-store")
+
+
+def _safe(value: str | None) -> str | None:
+    return value if value is not None and SAFE_ID.match(value) else None
+
+
+class PipelineHost:
+    """Runs `pipeline` around `app` for every HTTP request (see the module docstring)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        table: RouteTable,
+        pipeline: Pipeline,
+        issuer: str,
+        tracing: Tracing,
+        max_body_bytes: int,
+    ) -> None:
+        self.app = app
+        self.table = table
+        self.pipeline = pipeline
+        self.issuer = issuer
+        self.tracing = tracing
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = _safe(headers.get("x-request-id")) or str(uuid.uuid4())
+        # FAPI: echo the client's interaction id, or give the exchange one of ours.
+        interaction_id = _safe(headers.get("x-fapi-interaction-id")) or request_id
+        method: str = scope["method"]
+        resolved = self.table.resolve(method, scope["path"])
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else scope["path"]
+        query = scope["query_string"]
+        url = self.issuer + path + ("?" + query.decode("latin-1") if query else "")
+        client = scope.get("client")
+        exchange = Exchange(
+            product=resolved.product,
+            route=resolved.template,
+            method=method,
+            url=url,
+            headers=headers,
+            request_id=request_id,
+            client_address=client[0] if client else "",
+        )
+        body = _Body(receive, self.max_body_bytes, headers)
+        exchange.read_body = body.read
+        state = scope.setdefault("state", {})
+        state["exchange"] = exchange
+        state["request_id"] = request_id
+        span_name = f"{method} {resolved.template or 'unrouted'}"
+        with self.tracing.server_span(span_name, headers) as span:
+            exchange.trace_id = trace_id_of(span)
+            exchange.is_traced = span.is_recording()
+            try:
+                outcome = await self.pipeline.run(
+                    exchange, lambda ex: self._route(scope, body, ex), self._render
+                )
+            except asyncio.CancelledError:
+                mark_error(span, DISCONNECTED)
+                raise
+            if exchange.is_traced:
+                span.set_attributes(
+                    {
+                        "http.request.method": method,
+                        "http.route": exchange.route,
+                        "http.response.status_code": outcome.status,
+                        "obgw.product": exchange.product.name,
+                        "obgw.request_id": request_id,
+                        "obgw.partner_id": exchange.partner_id or "",
+                        "obgw.client_id": exchange.client_id or "",
+                    }
+                )
+                if exchange.error is not None:
+                    span.set_attribute("obgw.problem", exchange.error.code)
+                mark_error(span, outcome.status)
+        await self._send(send, exchange, outcome, interaction_id, is_head=method == "HEAD")
+
+    async def _route(self, scope: Scope, body: _Body, exchange: Exchange) -> Outcome:
+        """Call the routed app and collect its whole response."""
+        status = 0
+        headers: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+
+        async def collect(message: Message) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", ()))
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        if scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+        try:
+            # The body is read here, not by the framework, so that its limit is a 413 and a
+            # client that leaves mid-body a 499, whatever the route does with it.
+            if body.is_expected:
+                await body.read()
+            await self.app(scope, body.replay, collect)
+        except (ClientDisconnect, ClientDisconnected):
+            return Outcome(DISCONNECTED, [])
+        except ProblemError as error:
+            exchange.error = error
+            return self._render(exchange, error)
+        except Exception:
+            log.exception("unhandled_error", route=exchange.route)
+            exchange.error = InternalError()
+            return self._render(exchange, exchange.error)
+        if not status:
+            exchange.error = InternalError()
+            return self._render(exchange, exchange.error)
+        return Outcome(status, headers, b"".join(chunks))
+
+    def _render(self, exchange: Exchange, error: ProblemError) -> Outcome:
+        return problem_outcome(error, exchange.request_id, exchange.headers.get("accept-language"))
+
+    async def _send(
+        self,
+        send: Send,
+        exchange: Exchange,
+        outcome: Outcome,
+        interaction_id: str,
+        *,
+        is_head: bool,
+    ) -> None:
+        if outcome.status == DISCONNECTED:
+            return
+        headers = outcome.headers
+        present = {name for name, _ in headers}
+        extra = [
+            (name, value.encode("latin-1"))
+            for key, value in exchange.response_headers
+            if (name := key.lower().encode("latin-1")) not in present
+        ]
+        if exchange.product.level is SecurityLevel.A2 and b"cache-control" not in present:
+            extra.append(NO_STORE)
+        extra.append((b"x-request-id", exchange.request_id.encode()))
+        extra.append((b"x-fapi-interaction-id", interaction_id.encode()))
+        body = b"" if is_head else outcome.body
+        if b"content-length" not in present:
+            extra.append((b"content-length", b"%d" % len(outcome.body)))
+        await send(
+            {"type": "http.response.start", "status": outcome.status, "headers": headers + extra}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _Body:
+    """The request body: read at most once from the server, within the size limit, then
+    replayed to the app (a stage may have read it first)."""
+
+    def __init__(self, receive: Receive, limit: int, headers: Headers) -> None:
+        self._receive = receive
+        self._limit = limit
+        self._buffered: bytes | None = None
+        self._received = 0
+        self._replayed = False
+        declared = headers.get("content-length")
+        self._too_large = declared is not None and declared.isdigit() and int(declared) > limit
+        self.is_expected = "transfer-encoding" in headers or declared not in (None, "0")
+
+    def _error(self) -> PayloadTooLargeError:
+        return PayloadTooLargeError(f"Request bodies are limited to {self._limit} bytes.")
+
+    async def _next(self) -> Message:
+        if self._too_large:
+            raise self._error()
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._received += len(message.get("body", b""))
+            if self._received > self._limit:
+                raise self._error()
+        return message
+
+    async def read(self) -> bytes:
+        """The whole body (for a stage); raises `ClientDisconnect` if the client went away."""
+        if self._buffered is None:
+            chunks: list[bytes] = []
+            while True:
+                message = await self._next()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnected()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            self._buffered = b"".join(chunks)
+        return self._buffered
+
+    async def replay(self) -> Message:
+        """The app's `receive`: the buffered body once, else the live stream."""
+        if self._buffered is not None:
+            if not self._replayed:
+                self._replayed = True
+                return {"type": "http.request", "body": self._buffered, "more_body": False}
+            return await self._receive()
+        return await self._next()

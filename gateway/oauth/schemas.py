@@ -1,0 +1,265 @@
+"""The authorization server's request forms and JSON answers, for the API description.
+
+The endpoints read their forms strictly themselves (`gateway.oauth.requests.read_form`);
+these models describe them to partners and to schema-driven test tools.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClientAuthentication(_Form):
+    """Client authentication in the body: `private_key_jwt` (RFC 7523) or, in the baseline
+    profile, `client_secret_post`. `client_secret_basic` uses the Authorization header instead.
+    """
+
+    client_id: str | None = Field(default=None, max_length=64)
+    client_secret: str | None = Field(default=None, max_length=200)
+    client_assertion_type: (
+        Literal["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"] | None
+    ) = None
+    client_assertion: str | None = Field(
+        default=None, description="A JWT signed with ES256 or PS256, `aud` = the issuer."
+    )
+
+
+class TokenRequest(ClientAuthentication):
+    """`POST /oauth/token` (RFC 6749 §4.1.3, §4.4.2, §6)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"grant_type": "client_credentials", "scope": "products consents"}]
+        },
+    )
+
+    grant_type: Literal["client_credentials", "authorization_code", "refresh_token"]
+    scope: str | None = Field(default=None, description="Space-separated partner-level scopes.")
+    code: str | None = Field(default=None, description="authorization_code: the code.")
+    redirect_uri: str | None = Field(default=None, description="authorization_code: as pushed.")
+    code_verifier: str | None = Field(
+        default=None, min_length=43, max_length=128, description="authorization_code: PKCE."
+    )
+    refresh_token: str | None = Field(default=None, description="refresh_token: the token.")
+
+
+class PushedAuthorizationRequest(ClientAuthentication):
+    """`POST /oauth/par` (RFC 9126): the authorization request, pushed before the redirect."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "response_type": "code",
+                    "client_id": "cli_4kq7mz2n3v5w6x7y",
+                    "redirect_uri": "https://school.example/callback",
+                    "scope": "accounts",
+                    "state": "af0ifjsldkj",
+                    "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                    "code_challenge_method": "S256",
+                    "consent_id": "cns_tq3vqz6k2n7w4d5fxyabc2e",
+                }
+            ]
+        },
+    )
+
+    response_type: Literal["code"]
+    redirect_uri: str = Field(description="One of the client's registered redirect URIs.")
+    scope: str = Field(description="The customer scope of the consent, e.g. `accounts`.")
+    state: str | None = Field(default=None, max_length=512)
+    code_challenge: str = Field(pattern=r"^[A-Za-z0-9\-._~]{43,128}$")
+    code_challenge_method: Literal["S256"]
+    consent_id: str = Field(description="The consent the customer is asked to authorise.")
+    dpop_jkt: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{43}$",
+        description="Binds the code to this DPoP key thumbprint (RFC 9449 §10).",
+    )
+
+
+class TokenHintRequest(ClientAuthentication):
+    """`POST /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9"}]},
+    )
+
+    token: str
+    token_type_hint: Literal["access_token", "refresh_token"] | None = None
+
+
+class TokenResponse(BaseModel):
+    """An issued access token (RFC 6749 §5.1; `token_type: DPoP` when bound, RFC 9449)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiYXQrand0In0",
+                    "token_type": "DPoP",
+                    "expires_in": 300,
+                    "scope": "accounts",
+                    "refresh_token": "q3Jw4n1bV8x2mK7sL0pZ9tY6uR5eW3aQ",
+                }
+            ]
+        }
+    )
+
+    access_token: str = Field(description="An RFC 9068 JWT (ES256 or PS256).")
+    token_type: Literal["Bearer", "DPoP"]
+    expires_in: int
+    scope: str
+    refresh_token: str | None = Field(
+        default=None, description="Customer-consented grants only; expires with the consent."
+    )
+
+
+class PushedAuthorizationResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_uri": "urn:ietf:params:oauth:request_uri:Zm9vYmFyYmF6",
+                    "expires_in": 90,
+                }
+            ]
+        }
+    )
+
+    request_uri: str = Field(description="Single use; pass it to /oauth/authorize.")
+    expires_in: int = Field(le=90)
+
+
+class Revoked(BaseModel):
+    """RFC 7009 §2.2: the same empty answer whether or not the token was known."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{}]})
+
+
+class Introspection(BaseModel):
+    """RFC 7662 §2.2; only `active` when the token is unknown, expired or someone else's."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "active": True,
+                    "token_type": "DPoP",
+                    "client_id": "cli_4kq7mz2n3v5w6x7y",
+                    "scope": "accounts",
+                    "sub": "psu_x5k2m7qz3v4n6w8d2f5h7j3k4l",
+                    "exp": 1795000000,
+                    "iss": "https://api.bank.example",
+                    "jti": "at_4kq7mz2n3v5w6x7y2a3b4c5d",
+                    "partner_id": "ptn_4kq7mz2n3v5w6x7y2a3b",
+                    "consent_id": "cns_tq3vqz6k2n7w4d5fxyabc2e",
+                    "cnf": {"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},
+                }
+            ]
+        }
+    )
+
+    active: bool
+    token_type: str | None = None
+    client_id: str | None = None
+    scope: str | None = None
+    sub: str | None = None
+    exp: int | None = None
+    iss: str | None = None
+    jti: str | None = None
+    partner_id: str | None = None
+    consent_id: str | None = None
+    cnf: dict[str, str] | None = None
+
+
+class OAuthProblem(BaseModel):
+    """An OAuth error: the RFC 6749 members that OAuth libraries read, and RFC 9457's."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": "invalid_client",
+                    "error_description": "the client could not be authenticated",
+                    "type": "/problems/oauth-invalid-client",
+                    "title": "invalid client",
+                    "status": 401,
+                    "detail": "the client could not be authenticated",
+                    "instance": "9d4c1f0e-6a1b-4c55-9a43-0c2f7f6f9b1e",
+                    "code": "invalid-token",
+                }
+            ]
+        }
+    )
+
+    error: str
+    error_description: str
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    code: str
+
+
+class ServerMetadata(BaseModel):
+    """RFC 8414 authorization server metadata."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "issuer": "https://api.bank.example",
+                    "token_endpoint": "https://api.bank.example/oauth/token",
+                    "pushed_authorization_request_endpoint": "https://api.bank.example/oauth/par",
+                    "require_pushed_authorization_requests": True,
+                    "code_challenge_methods_supported": ["S256"],
+                }
+            ]
+        },
+    )
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    pushed_authorization_request_endpoint: str
+    require_pushed_authorization_requests: bool
+    jwks_uri: str
+
+
+class JsonWebKeySet(BaseModel):
+    """The public keys that sign access tokens (RFC 7517)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "keys": [
+                        {
+                            "kty": "EC",
+                            "crv": "P-256",
+                            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                            "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+                            "kid": "k1795000000-1a2b3c4d",
+                            "alg": "ES256",
+                            "use": "sig",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    keys: list[dict[str, Any]]

@@ -1,0 +1,82 @@
+"""Recent traces, for bank operations (when no OpenTelemetry collector is configured)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from pydantic import Field
+
+from gateway.deps import Call, CallDep
+from gateway.errors import NotFoundError
+from gateway.http.routing import product
+from gateway.http.schemas import Schema
+from gateway.telemetry.traces import TraceStore
+
+router = APIRouter(prefix="/ops/traces", tags=["Operations"])
+TraceId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A W3C trace id")]
+
+
+class TraceSummary(Schema):
+    """A trace, described by its root span."""
+
+    trace_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    root: str
+    started_at: str
+    duration_ms: float
+    status: str
+    span_count: int
+    http_status: int | None
+    product: str | None
+    partner_id: str | None
+
+
+class SpanOut(Schema):
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    status: str
+    start_offset_ms: float
+    duration_ms: float
+    attributes: dict[str, Any]
+
+
+class TraceOut(TraceSummary):
+    """Every kept span of one trace, in start order."""
+
+    spans: list[SpanOut]
+
+
+class TraceList(Schema):
+    data: list[TraceSummary]
+    next_cursor: None = None
+
+
+def _store(call: Call) -> TraceStore:
+    store = call.services.tracing.store
+    if store is None:
+        raise NotFoundError(
+            "traces are exported to the OpenTelemetry collector (OBGW_OTLP_ENDPOINT); "
+            "look them up there"
+        )
+    return store
+
+
+@router.get("", summary="Recent traces", openapi_extra=product("ops.traces.read", problems=[404]))
+async def recent_traces(
+    call: CallDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> TraceList:
+    """The newest traces kept in memory (sampled requests), newest first."""
+    return TraceList(data=[TraceSummary(**t) for t in _store(call).recent(limit)])
+
+
+@router.get(
+    "/{trace_id}", summary="One trace", openapi_extra=product("ops.traces.read", problems=[404])
+)
+async def one_trace(call: CallDep, trace_id: TraceId) -> TraceOut:
+    """A trace's spans: the request, each pipeline stage and each core call, in order."""
+    found = _store(call).trace(trace_id)
+    if found is None:
+        raise NotFoundError("no such trace is kept (it may not have been sampled)")
+    return TraceOut(**found)

@@ -1,0 +1,1 @@
+"""Partners and their OAuth clients: the registry."""

@@ -1,0 +1,195 @@
+"""The partner registry: registering, suspending and looking up partners and clients.
+
+Client secrets are random 256-bit values, stored only as SHA-256 hashes (a slow hash adds
+nothing to a secret of that entropy); client public keys are stored as a JWKS.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from joserfc.jwk import KeySet
+
+from gateway.clock import utcnow
+from gateway.ids import new_id, sha256_hex
+from gateway.partners.models import (
+    AuthMethod,
+    Client,
+    ClientKind,
+    IssuedClient,
+    Partner,
+    RegistryError,
+    Sector,
+    Status,
+    Tier,
+)
+from gateway.partners.store import ClientStore, PartnerStore
+from gateway.revocations import Revocations
+from gateway.storage.database import Database
+from policies.pipeline import Caller
+from policies.vocabulary import ALL_SCOPES, OPS_SCOPES
+
+# Revocation feed entries for suspended partners and revoked clients outlive any token.
+REVOKED_FOR = timedelta(days=3650)
+
+
+def validate_jwks(jwks: Any) -> dict[str, Any]:
+    """A client's public JWKS: at least one EC or RSA public key, no private members."""
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+        raise RegistryError("the client JWKS must be an object with a non-empty 'keys' list")
+    for key in jwks["keys"]:
+        if not isinstance(key, dict) or key.get("kty") not in ("EC", "RSA"):
+            raise RegistryError("client keys must be EC (P-256) or RSA public keys")
+        if {"d", "p", "q"} & set(key):
+            raise RegistryError("the client JWKS contains private key material")
+    try:
+        KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+    except Exception as exc:
+        raise RegistryError(f"the client JWKS is not valid: {exc}") from exc
+    return jwks
+
+
+def _check_redirect_uris(uris: list[str]) -> None:
+    for uri in uris:
+        if (
+            not uri.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]"))
+            or "#" in uri
+        ):
+            raise RegistryError(
+                f"redirect URI {uri!r} must be https (or a loopback http URI) without fragment"
+            )
+
+
+class Registry:
+    """Reads and changes partners and clients; each change is one unit of work."""
+
+    def __init__(self, db: Database, revocations: Revocations) -> None:
+        self.db = db
+        self.revocations = revocations
+        self.partners = PartnerStore()
+        self.clients = ClientStore()
+
+    async def create_partner(
+        self,
+        name: str,
+        sector: str,
+        tier: str = "bronze",
+        contact_email: str | None = None,
+    ) -> Partner:
+        if not name.strip() or len(name) > 200:
+            raise RegistryError("a partner name is 1-200 characters")
+        partner = Partner(
+            new_id("ptn"),
+            name.strip(),
+            Sector(sector).value,
+            Tier(tier).value,
+            Status.ACTIVE.value,
+            utcnow(),
+            contact_email,
+        )
+        async with self.db.transaction() as uow:
+            await self.partners.insert(uow.conn, partner)
+        return partner
+
+    async def get_partner(self, partner_id: str) -> Partner | None:
+        async with self.db.read() as conn:
+            return await self.partners.get(conn, partner_id)
+
+    async def list_partners(self) -> list[Partner]:
+        async with self.db.read() as conn:
+            return await self.partners.list(conn)
+
+    async def count_partners(self) -> int:
+        async with self.db.read() as conn:
+            return await self.partners.count(conn)
+
+    async def suspend_partner(self, partner_id: str) -> bool:
+        """Suspend a partner: no new tokens, and every replica refuses its tokens."""
+        async with self.db.transaction() as uow:
+            changed = await self.partners.set_status(uow.conn, partner_id, Status.SUSPENDED)
+            if changed:
+                await self.revocations.record(uow, "partner", partner_id, utcnow() + REVOKED_FOR)
+        return changed
+
+    async def create_client(
+        self,
+        *,
+        partner_id: str | None,
+        scopes: list[str],
+        redirect_uris: list[str] | None = None,
+        jwks: dict[str, Any] | None = None,
+        auth_method: str | None = None,
+        name: str = "",
+        kind: str = ClientKind.PARTNER,
+    ) -> IssuedClient:
+        """Register a client: with a JWKS it uses private_key_jwt, else it gets a secret."""
+        unknown = set(scopes) - set(ALL_SCOPES)
+        if unknown:
+            raise RegistryError(f"unknown scopes: {' '.join(sorted(unknown))}")
+        if kind == ClientKind.PARTNER and set(scopes) & set(OPS_SCOPES):
+            raise RegistryError("partner clients cannot hold ops scopes")
+        _check_redirect_uris(redirect_uris or [])
+        secret: str | None = None
+        secret_hash: str | None = None
+        if jwks is not None:
+            jwks = validate_jwks(jwks)
+            method = AuthMethod.PRIVATE_KEY_JWT.value
+        else:
+            method = AuthMethod(auth_method or AuthMethod.CLIENT_SECRET_BASIC).value
+            secret = secrets.token_urlsafe(32)
+            secret_hash = sha256_hex(secret)
+        client = Client(
+            client_id=new_id("cli" if kind == ClientKind.PARTNER else "ops", 10),
+            partner_id=partner_id,
+            kind=str(kind),
+            name=name or str(kind),
+            auth_method=method,
+            scopes=tuple(dict.fromkeys(scopes)),
+            redirect_uris=tuple(redirect_uris or ()),
+            status=Status.ACTIVE.value,
+            created_at=utcnow(),
+            secret_hash=secret_hash,
+            jwks=jwks,
+        )
+        async with self.db.transaction() as uow:
+            if partner_id is not None and await self.partners.get(uow.conn, partner_id) is None:
+                raise RegistryError(f"no partner {partner_id}")
+            await self.clients.insert(uow.conn, client)
+        return IssuedClient(client, secret)
+
+    async def get_client(self, client_id: str) -> Client | None:
+        async with self.db.read() as conn:
+            return await self.clients.get(conn, client_id)
+
+    async def active_client(self, client_id: str) -> Client | None:
+        """The client if it may act: itself active, and its partner (if any) active."""
+        async with self.db.read() as conn:
+            client = await self.clients.get(conn, client_id)
+            if client is None or not client.is_active:
+                return None
+            if client.partner_id is not None:
+                partner = await self.partners.get(conn, client.partner_id)
+                if partner is None or not partner.is_active:
+                    return None
+        return client
+
+    async def verify_secret(self, client_id: str, secret: str) -> Caller | None:
+        """`policies.authentication.ClientSecrets`: a partner client's id and secret."""
+        client = await self.active_client(client_id)
+        if client is None or client.partner_id is None or not client.check_secret(secret):
+            return None
+        return Caller(client.client_id, client.partner_id)
+
+    async def list_clients(self, partner_id: str | None = None) -> list[Client]:
+        async with self.db.read() as conn:
+            return await self.clients.list(conn, partner_id)
+
+    async def revoke_client(self, client_id: str) -> bool:
+        """Revoke a client: no new tokens, and every replica refuses its tokens."""
+        async with self.db.transaction() as uow:
+            changed = await self.clients.set_status(uow.conn, client_id, Status.REVOKED)
+            if changed:
+                await self.revocations.record(uow, "client", client_id, utcnow() + REVOKED_FOR)
+        return changed

@@ -1,0 +1,1 @@
+"""The developer portal and the API description."""

@@ -1,0 +1,30 @@
+"""The developer portal's front page and the OpenAPI document."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse, Response
+
+from gateway.deps import ServicesDep
+from gateway.http.routing import product
+from gateway.http.templates import templates
+from gateway.oauth.requests import json_response
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", openapi_extra=product("portal.read"))
+async def portal(services: ServicesDep) -> HTMLResponse:
+    settings = services.settings
+    html = templates.get_template("portal.html").render(
+        base=settings.issuer,
+        environment=settings.environment.value,
+        profile=settings.fapi_profile.value if settings.fapi_profile else "",
+        sandbox=settings.is_sandbox,
+    )
+    return HTMLResponse(html, headers={"Cache-Control": "max-age=60"})
+
+
+@router.get("/openapi.json", openapi_extra=product("portal.read"))
+async def openapi(request: Request) -> Response:
+    return json_response(request.app.openapi(), headers={"Cache-Control": "max-age=60"})

@@ -1,0 +1,1 @@
+"""What the bank offers: its capabilities and its product catalogues (A1)."""

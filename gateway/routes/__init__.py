@@ -1,1 +1,0 @@
-"""Capability routes (`/v1`): thin: parse, call the core, shape the response."""
