@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -11,23 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import orjson
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, JWKRegistry, RSAKey
-
+from policies.compact_jws import CompactJWS, JWSError, KeyCache, PublicKey, b64url, parse_compact
 from policies.replay import ReplayCache
 
 DPOP_ALGS = ("ES256", "PS256")
-_PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
-
-
-class _ProofRegistry(jws.JWSRegistry):
-    # A proof header embeds its public key: an RSA-3072 JWK alone exceeds joserfc's 512 bytes.
-    max_header_length = 2048
-
-
-PROOF_REGISTRY = _ProofRegistry(algorithms=list(DPOP_ALGS))
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
+# The registered JWS header members (RFC 7515 §4.1) but `crit` and `b64`: no extension is
+# understood, and unknown members are refused rather than ignored.
+_HEADER_MEMBERS = frozenset(
+    {"alg", "typ", "jwk", "kid", "jku", "x5u", "x5c", "x5t", "x5t#S256", "cty"}
+)
+# A header embeds the public key: an RSA-4096 JWK alone takes some 700 bytes.
+_MAX_HEADER, _MAX_PAYLOAD, _MAX_SIGNATURE = 2048, 4096, 512
+_MAX_CACHED = 10_000
 
 
 class DPoPError(Exception):
@@ -53,10 +48,6 @@ class DPoPProof:
 
     jkt: str
     jti: str
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def access_token_hash(access_token: str) -> str:
@@ -101,7 +92,11 @@ class NonceIssuer:
 
 
 class DPoPVerifier:
-    """Validates a DPoP proof for one HTTP request (RFC 9449 §4.3)."""
+    """Validates a DPoP proof for one HTTP request (RFC 9449 §4.3).
+
+    Checks run cheapest first; a proof reaches the replay cache only once its signature verified,
+    so a forgery cannot burn another client's `jti`.
+    """
 
     def __init__(
         self,
@@ -115,68 +110,76 @@ class DPoPVerifier:
         self.iat_window = iat_window
         self.nonces = nonces
         self.require_nonce = require_nonce
-        self._keys: dict[bytes, tuple[ECKey | RSAKey, str]] = {}
+        self._keys = KeyCache(max_entries=_MAX_CACHED)
+        self._header_keys: dict[str, PublicKey] = {}
 
     async def verify(
         self, proof: str | None, method: str, url: str, access_token: str | None = None
     ) -> DPoPProof:
+        """The verified proof for `method` `url`, bound to `access_token` when one is given."""
         if not proof:
             raise DPoPError("the DPoP header is missing")
-        if "," in proof or " " in proof.strip():
+        if not isinstance(proof, str):
+            raise DPoPError("the DPoP proof is not a compact JWS")
+        proof = proof.strip()
+        if "," in proof or " " in proof:
             raise DPoPError("exactly one DPoP proof is allowed")
-        key, jkt = self._public_key(proof)
         try:
-            verified = jws.deserialize_compact(proof, key, registry=PROOF_REGISTRY)
-            claims = orjson.loads(verified.payload)
-        except (JoseError, ValueError) as exc:
-            raise DPoPError(f"the DPoP proof signature is invalid: {exc}") from exc
-        if not isinstance(claims, dict):
-            raise DPoPError("the DPoP proof payload must be a JSON object")
-        self._check_claims(claims, method, url, access_token)
-        jti = claims["jti"]
-        if not await self.replay.first_use(f"dpop:{jkt}:{jti}", ttl=2 * self.iat_window + 5):
-            raise DPoPError("the DPoP proof was already used (jti replay)")
-        return DPoPProof(jkt=jkt, jti=jti)
-
-    def _public_key(self, proof: str) -> tuple[ECKey | RSAKey, str]:
-        """The proof's header key and its RFC 7638 thumbprint (imported keys are cached)."""
-        encoded_header, dot, _ = proof.partition(".")
-        if not dot or len(encoded_header) > PROOF_REGISTRY.max_header_length * 4 // 3 + 4:
-            raise DPoPError("the DPoP proof is not a compact JWS")
-        try:
-            header = orjson.loads(
-                base64.urlsafe_b64decode(encoded_header + "=" * (-len(encoded_header) % 4))
+            jws = parse_compact(
+                proof,
+                max_header=_MAX_HEADER,
+                max_payload=_MAX_PAYLOAD,
+                max_signature=_MAX_SIGNATURE,
             )
-        except (ValueError, UnicodeError) as exc:
-            raise DPoPError("the DPoP proof is not a compact JWS") from exc
-        if not isinstance(header, dict):
-            raise DPoPError("the DPoP proof is not a compact JWS")
+            key = self._public_key(jws)
+            claims = jws.payload()
+        except JWSError as exc:
+            raise DPoPError(f"the DPoP proof is malformed: {exc}") from exc
+        self._check_claims(claims, method, url, access_token)
+        try:
+            key.verify(jws.signature(), jws.signing_input)
+        except JWSError as exc:
+            raise DPoPError(f"the DPoP proof signature is invalid: {exc}") from exc
+        self._check_nonce(claims)
+        jti = claims["jti"]
+        if not await self.replay.first_use(f"dpop:{key.jkt}:{jti}", ttl=2 * self.iat_window + 5):
+            raise DPoPError("the DPoP proof was already used (jti replay)")
+        return DPoPProof(jkt=key.jkt, jti=jti)
+
+    def _public_key(self, jws: CompactJWS) -> PublicKey:
+        """The key of the proof's header; a header seen before is not decoded or checked again."""
+        key = self._header_keys.get(jws.header_segment)
+        if key is None:
+            key = self._header_key(jws.header())
+            if len(self._header_keys) >= _MAX_CACHED:
+                del self._header_keys[next(iter(self._header_keys))]
+            self._header_keys[jws.header_segment] = key
+        return key
+
+    def _header_key(self, header: dict[str, Any]) -> PublicKey:
+        """The key of a header that passes the checks, with its RFC 7638 thumbprint."""
         if header.get("typ") != "dpop+jwt":
             raise DPoPError("the DPoP proof must have typ 'dpop+jwt'")
-        if header.get("alg") not in DPOP_ALGS:
+        alg = header.get("alg")
+        if alg not in DPOP_ALGS:
             raise DPoPError(f"the DPoP proof alg must be one of {', '.join(DPOP_ALGS)}")
+        if "crit" in header:
+            raise DPoPError("the DPoP proof header must not name critical extensions ('crit')")
+        if not _HEADER_MEMBERS.issuperset(header):
+            raise DPoPError("the DPoP proof header has members that are not understood")
         jwk = header.get("jwk")
-        if not isinstance(jwk, dict) or _PRIVATE_MEMBERS & set(jwk):
+        if not isinstance(jwk, dict) or not _PRIVATE_MEMBERS.isdisjoint(jwk):
             raise DPoPError("the DPoP proof must carry a public 'jwk'")
-        cache_key = orjson.dumps(jwk, option=orjson.OPT_SORT_KEYS)
-        cached = self._keys.get(cache_key)
-        if cached is not None:
-            return cached
         try:
-            key = JWKRegistry.import_key(jwk)
-        except (JoseError, ValueError, TypeError, KeyError) as exc:
-            raise DPoPError("the DPoP proof 'jwk' is not a valid key") from exc
-        if not isinstance(key, ECKey | RSAKey):
-            raise DPoPError("the DPoP proof key type is not allowed")
-        if len(self._keys) >= 10_000:
-            self._keys.clear()
-        self._keys[cache_key] = (key, key.thumbprint())
-        return self._keys[cache_key]
+            return self._keys.key_for(jwk, alg)
+        except JWSError as exc:
+            raise DPoPError(f"the DPoP proof 'jwk' is not accepted: {exc}") from exc
 
     def _check_claims(
         self, claims: dict[str, Any], method: str, url: str, access_token: str | None
     ) -> None:
-        jti, htm, htu, iat = (claims.get(c) for c in ("jti", "htm", "htu", "iat"))
+        jti, htm = claims.get("jti"), claims.get("htm")
+        htu, iat = claims.get("htu"), claims.get("iat")
         if not isinstance(jti, str) or not 8 <= len(jti) <= 256:
             raise DPoPError("the DPoP proof needs a 'jti'")
         if htm != method:
@@ -198,6 +201,9 @@ class DPoPVerifier:
                 ath.encode(), access_token_hash(access_token).encode()
             ):
                 raise DPoPError("the DPoP proof 'ath' does not match the access token")
+
+    def _check_nonce(self, claims: dict[str, Any]) -> None:
+        """A server nonce, when required; asked for only once the proof is otherwise valid."""
         if self.nonces is not None and self.require_nonce:
             nonce = claims.get("nonce")
             if not isinstance(nonce, str) or not self.nonces.is_valid(nonce):

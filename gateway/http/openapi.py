@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from gateway.errors import PROBLEM_TITLES
 from gateway.http.schemas import Problem
 from gateway.oauth.schemas import (
     OAuthProblem,
@@ -233,6 +234,9 @@ def _security(product: Product, *, strict: bool) -> list[dict[str, list[str]]]:
 def _statuses(operation: dict[str, Any], product: Product) -> set[int]:
     statuses = {500, *operation.pop(PROBLEMS_KEY, [])}
     has_body = "requestBody" in operation
+    if product.access is Access.CLIENT:
+        # The OAuth endpoints read their forms themselves: every error is an OAuth 400/401.
+        return statuses | {400, 401, 413}
     if operation.get("parameters") or has_body:
         statuses |= {400, 422}
     if has_body:
@@ -252,11 +256,26 @@ def _add_problems(operation: dict[str, Any], product: Product) -> None:
     for status in sorted(_statuses(operation, product)):
         codes, meaning = STATUSES[status]
         key = str(status)
+        example = _problem_example(status, codes[0], meaning)
         if oauth and status in (400, 401):
-            content = {"application/json": {"schema": {"$ref": REF.format(model="OAuthProblem")}}}
+            error = "invalid_request" if status == 400 else "invalid_client"
+            oauth_example = {"error": error, "error_description": meaning, **example}
+            oauth_example["type"] = f"/problems/oauth-{error.replace('_', '-')}"
+            content = {
+                "application/json": {
+                    "schema": {"$ref": REF.format(model="OAuthProblem")},
+                    "example": oauth_example,
+                }
+            }
             description = "An OAuth error (RFC 6749 §5.2) with the RFC 9457 members."
+            if status == 400:
+                description += " `use_dpop_nonce` comes with a `DPoP-Nonce` header."
+                existing = responses.setdefault(key, {}).setdefault("headers", {})
+                existing["DPoP-Nonce"] = {"$ref": "#/components/headers/DPoP-Nonce"}
         else:
-            content = {PROBLEM_TYPE: {"schema": {"$ref": REF.format(model="Problem")}}}
+            content = {
+                PROBLEM_TYPE: {"schema": {"$ref": REF.format(model="Problem")}, "example": example}
+            }
             description = f"{meaning} Problem codes: {', '.join(codes)}."
         existing = responses.get(key)
         if existing is not None and "content" in existing and status < 500 and not oauth:
@@ -267,6 +286,18 @@ def _add_problems(operation: dict[str, Any], product: Product) -> None:
         entry.setdefault("content", {}).update(content)
         for header in HEADERS_BY_STATUS.get(status, []):
             entry.setdefault("headers", {})[header] = {"$ref": f"#/components/headers/{header}"}
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def _problem_example(status: int, code: str, detail: str) -> dict[str, Any]:
+    return {
+        "type": f"/problems/{code}",
+        "title": PROBLEM_TITLES[code][0],
+        "status": status,
+        "detail": detail,
+        "instance": "9d4c1f0e-6a1b-4c55-9a43-0c2f7f6f9b1e",
+        "code": code,
+    }
 
 
 def _add_headers(operation: dict[str, Any]) -> None:

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc import jws
 from joserfc.jwk import ECKey, OctKey, RSAKey
 from requests_oauth2client import DPoPKey
 
+from policies.compact_jws import KeyCache, import_jwk
 from policies.dpop import (
+    DPOP_ALGS,
     DPoPError,
     DPoPProof,
     DPoPVerifier,
@@ -30,20 +40,19 @@ from tests.factories import dpop_proof
 URL = "https://api.bank.example/v1/accounts"
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwc3VfMSJ9.c2lnbmF0dXJl"
 
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_proof(
-    key: ECKey | RSAKey,
-    *,
-    header: dict[str, Any] | None = None,
-    drop: tuple[str, ...] = (),
-    **claims: Any,
-) -> str:
-    """A proof for GET `URL` bound to `TOKEN`; keyword arguments replace claims."""
-    alg = "PS256" if isinstance(key, RSAKey) else "ES256"
+def segment(value: object) -> str:
+    return b64url(json.dumps(value).encode())
+
+
+def proof_claims(drop: tuple[str, ...] = (), **claims: Any) -> dict[str, Any]:
+    """Claims of a proof for GET `URL` bound to `TOKEN`; keyword arguments replace claims."""
     body: dict[str, Any] = {
         "jti": secrets.token_urlsafe(16),
         "htm": "GET",
@@ -54,6 +63,19 @@ def make_proof(
     }
     for name in drop:
         body.pop(name, None)
+    return body
+
+
+def make_proof(
+    key: ECKey | RSAKey,
+    *,
+    header: dict[str, Any] | None = None,
+    drop: tuple[str, ...] = (),
+    **claims: Any,
+) -> str:
+    """A proof signed by joserfc; keyword arguments replace claims."""
+    alg = "PS256" if isinstance(key, RSAKey) else "ES256"
+    body = proof_claims(drop, **claims)
     protected: dict[str, Any] = {
         "typ": "dpop+jwt",
         "alg": alg,
@@ -70,6 +92,85 @@ def resign_header(proof: str, **changes: Any) -> str:
     header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
     header.update(changes)
     return ".".join((b64url(json.dumps(header).encode()), payload, signature))
+
+
+@functools.cache
+def rsa_private(bits: int, exponent: int = 65537) -> rsa.RSAPrivateKey:
+    """An RSA key, generated once per run: generation is slow."""
+    return rsa.generate_private_key(public_exponent=exponent, key_size=bits)
+
+
+def joserfc_rsa(bits: int) -> RSAKey:
+    return RSAKey.import_key(rsa_private(bits))
+
+
+def ec_private(curve: ec.EllipticCurve | None = None) -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(curve or ec.SECP256R1())
+
+
+def octets(value: int, size: int | None = None) -> str:
+    return b64url(value.to_bytes(size or (value.bit_length() + 7) // 8, "big"))
+
+
+def public_jwk(private: PrivateKey) -> dict[str, Any]:
+    """The public JWK of a `cryptography` key, whatever its size or curve."""
+    numbers = private.public_key().public_numbers()
+    if isinstance(numbers, rsa.RSAPublicNumbers):
+        return {"kty": "RSA", "n": octets(numbers.n), "e": octets(numbers.e)}
+    size = (numbers.curve.key_size + 7) // 8
+    crv = {256: "P-256", 384: "P-384", 521: "P-521"}[numbers.curve.key_size]
+    return {"kty": "EC", "crv": crv, "x": octets(numbers.x, size), "y": octets(numbers.y, size)}
+
+
+def sign(private: PrivateKey, header: dict[str, Any], payload: bytes) -> str:
+    """A compact JWS signed with `cryptography` itself: PS256 for RSA, r||s ECDSA for EC."""
+    signing_input = f"{segment(header)}.{b64url(payload)}".encode()
+    if isinstance(private, rsa.RSAPrivateKey):
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+        signature = private.sign(signing_input, pss, hashes.SHA256())
+    else:
+        r, s = decode_dss_signature(private.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        size = (private.curve.key_size + 7) // 8
+        signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    return f"{signing_input.decode()}.{b64url(signature)}"
+
+
+def hand_proof(
+    private: PrivateKey,
+    *,
+    alg: str | None = None,
+    jwk: dict[str, Any] | None = None,
+    header: dict[str, Any] | None = None,
+    **claims: Any,
+) -> str:
+    """A proof signed by hand, so that keys and headers joserfc would refuse can be tried."""
+    protected = {
+        "typ": "dpop+jwt",
+        "alg": alg or ("PS256" if isinstance(private, rsa.RSAPrivateKey) else "ES256"),
+        "jwk": jwk or public_jwk(private),
+        **(header or {}),
+    }
+    return sign(private, protected, json.dumps(proof_claims(**claims)).encode())
+
+
+def with_signature(proof: str, change: Callable[[bytes], bytes]) -> str:
+    """The same header and payload with the signature bytes changed."""
+    signing_input, _, signature = proof.rpartition(".")
+    raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    return f"{signing_input}.{b64url(change(raw))}"
+
+
+def der_encoded(signature: bytes) -> bytes:
+    """An r||s ECDSA signature in the DER form that JWS does not use."""
+    half = len(signature) // 2
+    r, s = int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
+    return encode_dss_signature(r, s)
+
+
+def off_curve(jwk: dict[str, Any]) -> dict[str, Any]:
+    """The JWK with its y coordinate moved off the curve."""
+    y = int.from_bytes(base64.urlsafe_b64decode(jwk["y"] + "="), "big")
+    return {**jwk, "y": octets((y + 1) % 2**256, 32)}
 
 
 @pytest.fixture
@@ -249,6 +350,370 @@ class TestDPoPVerifier:
         """An `ath` with non-ASCII characters is an `invalid_dpop_proof`, not a crash."""
         with pytest.raises(DPoPError):
             await verifier.verify(make_proof(key, ath="令牌哈希"), "GET", URL, TOKEN)
+
+
+class TestProofKeys:
+    """Which keys a proof may carry: P-256, or RSA of 2048 to 4096 bits with exponent 65537."""
+
+    @pytest.mark.parametrize(
+        "build",
+        [
+            pytest.param(lambda: ec_private(), id="P-256"),
+            pytest.param(lambda: rsa_private(2048), id="RSA-2048"),
+            pytest.param(lambda: rsa_private(4096), id="RSA-4096"),
+        ],
+    )
+    async def test_hand_signed_proof_is_accepted(
+        self, verifier: DPoPVerifier, build: Callable[[], PrivateKey]
+    ) -> None:
+        """Positive control: a proof signed by hand verifies, with its key's RFC 7638 thumbprint."""
+        private = build()
+        verified = await verifier.verify(hand_proof(private), "GET", URL, TOKEN)
+        assert verified.jkt == import_jwk(public_jwk(private)).jkt
+
+    @pytest.mark.parametrize(
+        ("build", "reason"),
+        [
+            pytest.param(lambda: rsa_private(1024), "2048 to 4096 bits", id="RSA-1024"),
+            pytest.param(lambda: rsa_private(2048, exponent=3), "exponent 65537", id="e=3"),
+            pytest.param(lambda: ec_private(ec.SECP384R1()), "P-256", id="P-384"),
+        ],
+    )
+    async def test_weak_or_unusual_key_is_refused(
+        self, verifier: DPoPVerifier, build: Callable[[], PrivateKey], reason: str
+    ) -> None:
+        """A correctly signed proof whose key is weak or of another curve is refused, saying why."""
+        with pytest.raises(DPoPError, match=reason):
+            await verifier.verify(hand_proof(build()), "GET", URL, TOKEN)
+
+    async def test_point_off_the_curve_is_refused(self, verifier: DPoPVerifier) -> None:
+        """A P-256 `jwk` whose point is not on the curve is refused before any signature check."""
+        private = ec_private()
+        proof = hand_proof(private, jwk=off_curve(public_jwk(private)))
+        with pytest.raises(DPoPError, match="not on curve P-256"):
+            await verifier.verify(proof, "GET", URL, TOKEN)
+
+    async def test_padded_coordinate_is_refused(self, verifier: DPoPVerifier) -> None:
+        """EC coordinates are exactly 32 bytes: a leading zero octet is refused."""
+        private = ec_private()
+        jwk = public_jwk(private)
+        x = base64.urlsafe_b64decode(jwk["x"] + "=")
+        proof = hand_proof(private, jwk={**jwk, "x": b64url(b"\0" + x)})
+        with pytest.raises(DPoPError, match="32 bytes"):
+            await verifier.verify(proof, "GET", URL, TOKEN)
+
+    @pytest.mark.parametrize(
+        ("build", "alg"),
+        [
+            pytest.param(lambda: ec_private(), "PS256", id="EC key, PS256"),
+            pytest.param(lambda: rsa_private(2048), "ES256", id="RSA key, ES256"),
+        ],
+    )
+    async def test_alg_of_another_key_type_is_refused(
+        self, verifier: DPoPVerifier, build: Callable[[], PrivateKey], alg: str
+    ) -> None:
+        """An allowed `alg` that does not fit the key type of `jwk` is refused."""
+        with pytest.raises(DPoPError, match="cannot verify"):
+            await verifier.verify(hand_proof(build(), alg=alg), "GET", URL, TOKEN)
+
+    async def test_stated_intended_use_for_signatures_is_accepted(
+        self, verifier: DPoPVerifier
+    ) -> None:
+        """Positive control: a `jwk` stating `use`, `key_ops` and `alg` that allow ES256 is fine."""
+        private = ec_private()
+        jwk = {**public_jwk(private), "use": "sig", "key_ops": ["verify"], "alg": "ES256"}
+        await verifier.verify(hand_proof(private, jwk=jwk), "GET", URL, TOKEN)
+
+    @pytest.mark.parametrize(
+        "stated",
+        [{"use": "enc"}, {"key_ops": ["sign"]}, {"key_ops": "verify"}, {"alg": "ES384"}],
+    )
+    async def test_stated_intended_use_for_other_purposes_is_refused(
+        self, verifier: DPoPVerifier, stated: dict[str, Any]
+    ) -> None:
+        """A `jwk` whose `use`, `key_ops` or `alg` rules out verifying ES256 is refused."""
+        private = ec_private()
+        proof = hand_proof(private, jwk={**public_jwk(private), **stated})
+        with pytest.raises(DPoPError, match="'jwk' is not accepted"):
+            await verifier.verify(proof, "GET", URL, TOKEN)
+
+    async def test_key_sent_under_other_headers_keeps_its_thumbprint(
+        self, verifier: DPoPVerifier
+    ) -> None:
+        """The same key under differently written headers yields the same `jkt` each time."""
+        private = ec_private()
+        plain = await verifier.verify(hand_proof(private), "GET", URL, TOKEN)
+        with_kid = await verifier.verify(hand_proof(private, header={"kid": "k1"}), "GET", URL)
+        assert plain.jkt == with_kid.jkt
+
+
+class TestProofSignature:
+    @pytest.mark.parametrize(
+        "build",
+        [pytest.param(ec_private, id="ES256"), pytest.param(lambda: rsa_private(2048), id="PS256")],
+    )
+    async def test_unchanged_signature_is_accepted(
+        self, verifier: DPoPVerifier, build: Callable[[], PrivateKey]
+    ) -> None:
+        """Positive control: a signature decoded and encoded again by `with_signature` verifies."""
+        proof = with_signature(hand_proof(build()), lambda signature: signature)
+        await verifier.verify(proof, "GET", URL, TOKEN)
+
+    @pytest.mark.parametrize(
+        ("build", "change"),
+        [
+            pytest.param(ec_private, lambda sig: sig[:63], id="ES256 63 bytes"),
+            pytest.param(ec_private, lambda sig: sig + b"\0", id="ES256 65 bytes"),
+            pytest.param(ec_private, lambda sig: sig[:1], id="ES256 1 byte"),
+            pytest.param(ec_private, der_encoded, id="ES256 DER-encoded"),
+            pytest.param(lambda: rsa_private(2048), lambda sig: sig[1:], id="PS256 a byte short"),
+        ],
+    )
+    async def test_signature_of_wrong_length_is_refused(
+        self,
+        verifier: DPoPVerifier,
+        build: Callable[[], PrivateKey],
+        change: Callable[[bytes], bytes],
+    ) -> None:
+        """A signature that is not exactly the size its algorithm and key produce is refused."""
+        proof = with_signature(hand_proof(build()), change)
+        with pytest.raises(DPoPError, match="bytes"):
+            await verifier.verify(proof, "GET", URL, TOKEN)
+
+    async def test_ps256_proof_from_independent_implementation_is_accepted(
+        self, verifier: DPoPVerifier
+    ) -> None:
+        """A PS256 proof by requests-oauth2client verifies (same PSS salt), same thumbprint."""
+        key = DPoPKey.generate(alg="PS256")
+        verified = await verifier.verify(dpop_proof(key, "GET", URL, TOKEN), "GET", URL, TOKEN)
+        assert verified.jkt == key.dpop_jkt
+
+    async def test_forged_proof_does_not_burn_its_jti(
+        self, verifier: DPoPVerifier, key: ECKey
+    ) -> None:
+        """A proof whose signature fails is not recorded: the key holder can still use its `jti`."""
+        genuine = make_proof(key, jti="victim-jti-0001")
+        forged = with_signature(genuine, lambda signature: bytes(len(signature)))
+        with pytest.raises(DPoPError, match="signature is invalid"):
+            await verifier.verify(forged, "GET", URL, TOKEN)
+        await verifier.verify(genuine, "GET", URL, TOKEN)
+
+
+class TestProofStructure:
+    @pytest.mark.parametrize(
+        ("header", "claims"),
+        [
+            pytest.param({"kid": "k" * 1800}, {}, id="header near 2048 bytes"),
+            pytest.param({}, {"pad": "p" * 3900}, id="payload near 4096 bytes"),
+        ],
+    )
+    async def test_large_proof_within_limits_is_accepted(
+        self, verifier: DPoPVerifier, header: dict[str, Any], claims: dict[str, Any]
+    ) -> None:
+        """Positive control: a header or payload close to its size limit verifies."""
+        await verifier.verify(hand_proof(ec_private(), header=header, **claims), "GET", URL, TOKEN)
+
+    @pytest.mark.parametrize(
+        ("header", "claims", "reason"),
+        [
+            pytest.param({"kid": "k" * 2100}, {}, "header exceeds 2048", id="header"),
+            pytest.param({}, {"pad": "p" * 4100}, "payload exceeds 4096", id="payload"),
+        ],
+    )
+    async def test_oversize_proof_is_refused(
+        self,
+        verifier: DPoPVerifier,
+        header: dict[str, Any],
+        claims: dict[str, Any],
+        reason: str,
+    ) -> None:
+        """A header over 2048 bytes or a payload over 4096 bytes is refused before decoding."""
+        proof = hand_proof(ec_private(), header=header, **claims)
+        with pytest.raises(DPoPError, match=reason):
+            await verifier.verify(proof, "GET", URL, TOKEN)
+
+    @pytest.mark.parametrize(
+        ("change", "reason"),
+        [
+            (lambda p: p + "==", "base64url"),
+            (lambda p: p.replace(".", "=.", 1), "base64url"),
+            (lambda p: p.replace("-", "+").replace("_", "/") + "+/", "base64url"),
+            (lambda p: p + ".", "base64url"),
+            (lambda p: p.rpartition(".")[0] + ".", "base64url"),
+            (lambda p: p + ".e30", "base64url"),
+            (lambda p: p.rpartition(".")[0], "base64url"),
+            (lambda p: p.replace(".", "\t.", 1), "base64url"),
+            (lambda p: p.replace(".", "..", 1), "base64url"),
+            (lambda p: p[:-1] + "é", "base64url"),
+            (lambda p: p + "AAA", "length"),
+        ],
+    )
+    async def test_malformed_compact_form_is_refused(
+        self, verifier: DPoPVerifier, key: ECKey, change: Callable[[str], str], reason: str
+    ) -> None:
+        """Padding, other alphabets, a missing or extra segment: all refused as malformed."""
+        proof = make_proof(key)
+        with pytest.raises(DPoPError, match=f"malformed.*{reason}"):
+            await verifier.verify(change(proof), "GET", URL, TOKEN)
+        await verifier.verify(proof, "GET", URL, TOKEN)
+
+    @pytest.mark.parametrize(
+        ("header", "payload", "reason"),
+        [
+            ("W10", None, "header is not a JSON object"),
+            ("bm90IGpzb24", None, "header is not JSON"),
+            (None, b"[]", "payload is not a JSON object"),
+            (None, b"\xff\xfe", "payload is not JSON"),
+        ],
+    )
+    async def test_segment_that_is_not_a_json_object_is_refused(
+        self, verifier: DPoPVerifier, header: str | None, payload: bytes | None, reason: str
+    ) -> None:
+        """Header and payload must both decode to JSON objects."""
+        private = ec_private()
+        protected = {"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk(private)}
+        proof = sign(private, protected, payload or json.dumps(proof_claims()).encode())
+        if header is not None:
+            proof = header + proof[proof.index(".") :]
+        with pytest.raises(DPoPError, match=reason):
+            await verifier.verify(proof, "GET", URL, TOKEN)
+
+    async def test_registered_header_member_is_accepted(self, verifier: DPoPVerifier) -> None:
+        """Positive control: a registered header member the proof does not need (`kid`) is fine."""
+        await verifier.verify(hand_proof(ec_private(), header={"kid": "k1"}), "GET", URL, TOKEN)
+
+    @pytest.mark.parametrize(
+        ("header", "reason"),
+        [
+            ({"crit": ["exp"], "exp": 1}, "crit"),
+            ({"crit": []}, "crit"),
+            ({"b64": False}, "not understood"),
+            ({"x-vendor": "v"}, "not understood"),
+        ],
+    )
+    async def test_header_extension_is_refused(
+        self, verifier: DPoPVerifier, header: dict[str, Any], reason: str
+    ) -> None:
+        """Critical extensions and unregistered header members are refused, not ignored."""
+        with pytest.raises(DPoPError, match=reason):
+            await verifier.verify(hand_proof(ec_private(), header=header), "GET", URL, TOKEN)
+
+
+class TestThumbprint:
+    @pytest.mark.parametrize(
+        "build",
+        [
+            *(
+                pytest.param(functools.partial(ECKey.generate_key, "P-256"), id=f"P-256 #{n}")
+                for n in range(3)
+            ),
+            *(
+                pytest.param(functools.partial(joserfc_rsa, bits), id=f"RSA-{bits}")
+                for bits in (2048, 3072, 4096)
+            ),
+        ],
+    )
+    def test_thumbprint_equals_joserfc(self, build: Callable[[], ECKey | RSAKey]) -> None:
+        """The RFC 7638 thumbprint equals joserfc's for the same key, extra members ignored."""
+        key = build()
+        jwk = {**key.as_dict(private=False), "kid": "k1", "use": "sig"}
+        assert import_jwk(jwk).jkt == key.thumbprint()
+
+    def test_key_cache_drops_its_oldest_key_when_full(self) -> None:
+        """Past its size the cache forgets its oldest key; every key still maps to its own `jkt`."""
+        cache = KeyCache(max_entries=2)
+        keys = [ECKey.generate_key("P-256") for _ in range(3)]
+        for key in keys + keys:
+            assert cache.key_for(key.as_dict(private=False), "ES256").jkt == key.thumbprint()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_EC_PRIVATE = ec_private()
+_EC_JWK = public_jwk(_EC_PRIVATE)
+JWKS = st.sampled_from([_EC_JWK, public_jwk(rsa_private(2048))]) | st.sampled_from(
+    [
+        public_jwk(ec_private(ec.SECP384R1())),
+        off_curve(_EC_JWK),
+        {**_EC_JWK, "x": 7},
+        {**_EC_JWK, "kty": "RSA"},
+        {"kty": "RSA", "n": "AQAB", "e": "AQAB"},
+        {"kty": "oct", "k": "c2VjcmV0"},
+    ]
+)
+# Each member is well-formed about half the time, so that some tokens reach every check.
+HEADERS = st.fixed_dictionaries(
+    {
+        "typ": st.just("dpop+jwt") | JSON,
+        "alg": st.sampled_from(DPOP_ALGS) | JSON,
+        "jwk": JWKS | st.dictionaries(st.sampled_from(["kty", "crv", "x", "y", "n", "e"]), JSON),
+    },
+    optional={"kid": JSON},
+)
+CLAIMS = st.fixed_dictionaries(
+    {
+        "jti": st.text(min_size=8, max_size=20) | JSON,
+        "htm": st.just("GET") | JSON,
+        "htu": st.just(URL) | st.text(max_size=40) | JSON,
+        "iat": st.builds(time.time).map(int) | JSON,
+        "ath": st.just(access_token_hash(TOKEN)) | JSON,
+    },
+    optional={"nonce": JSON},
+)
+# Mapped, so that `HEADERS.map(segment) | SEGMENTS` draws a header half the time, not a quarter.
+SEGMENTS = st.one_of(
+    JSON.map(segment),
+    st.binary(max_size=80).map(b64url),
+    st.text(alphabet="AZaz09-_=+/. é", max_size=40),
+).map(str)
+
+
+class TestMalformedInput:
+    @settings(max_examples=300, deadline=None)
+    @given(proof=st.text(max_size=300) | st.binary(max_size=300))
+    async def test_arbitrary_text_or_bytes_is_a_dpop_error(self, proof: str | bytes) -> None:
+        """Any text or bytes as a proof ends in `DPoPError`, never another exception."""
+        verifier = DPoPVerifier(MemoryReplayCache())
+        with pytest.raises(DPoPError):
+            await verifier.verify(proof, "GET", URL, TOKEN)  # type: ignore[arg-type]
+
+    @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        header=HEADERS.map(segment) | SEGMENTS,
+        payload=CLAIMS.map(segment) | SEGMENTS,
+        signature=st.binary(max_size=520).map(b64url) | SEGMENTS,
+    )
+    async def test_three_segment_token_is_a_dpop_error(
+        self, header: str, payload: str, signature: str
+    ) -> None:
+        """Random headers, claims and signatures in compact form end in `DPoPError` only."""
+        nonces = NonceIssuer(b"n" * 32)
+        verifier = DPoPVerifier(MemoryReplayCache(), nonces=nonces, require_nonce=True)
+        with pytest.raises(DPoPError):
+            await verifier.verify(f"{header}.{payload}.{signature}", "GET", URL, TOKEN)
+
+    @settings(max_examples=200, deadline=None)
+    @given(claims=CLAIMS)
+    async def test_signed_proof_passes_only_with_every_claim_right(
+        self, claims: dict[str, Any]
+    ) -> None:
+        """A well-signed proof with arbitrary claims passes only if each claim is right."""
+        verifier = DPoPVerifier(MemoryReplayCache())
+        header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": _EC_JWK}
+        proof = sign(_EC_PRIVATE, header, json.dumps(claims).encode())
+        try:
+            await verifier.verify(proof, "GET", URL, TOKEN)
+        except DPoPError:
+            return
+        assert (claims["htm"], claims["htu"]) == ("GET", URL)
+        assert claims["ath"] == access_token_hash(TOKEN)
+        assert isinstance(claims["jti"], str)
+        assert abs(claims["iat"] - time.time()) <= 60
 
 
 class TestNonceRequired:
