@@ -55,7 +55,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """The form body as a dict; rejects other media types, bad encoding and repeated keys."""
+    """The form body as a dict; rejects other media types, bad encoding and repeated keys.
+
+    Parameters sent without a value are left out, as if omitted (RFC 6749 §3.1).
+    """
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != FORM_TYPE:
         raise OAuthError("invalid_request", f"the body must be {FORM_TYPE}")
@@ -70,8 +73,11 @@ async def read_form(request: Request) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise OAuthError("invalid_request", "the form body is not valid") from exc
     form: dict[str, str] = {}
+    seen: set[str] = set()
     for key, value in pairs:
-        if key in form:
+        if key in seen:
             raise OAuthError("invalid_request", f"parameter '{key}' is repeated")
-        form[key] = value
+        seen.add(key)
+        if value:  # RFC 6749 §3.1: a parameter without a value counts as omitted
+            form[key] = value
     return form

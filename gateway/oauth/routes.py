@@ -97,8 +97,24 @@ async def _dpop_jkt(services: Services, request: Request, path: str) -> str | No
     return verified.jkt
 
 
+def _single_client_authentication(request: Request, form: dict[str, str]) -> None:
+    """RFC 6749 §2.3: a client uses exactly one authentication method per request."""
+    used = [
+        "authorization" in request.headers,
+        "client_secret" in form,
+        "client_assertion" in form or "client_assertion_type" in form,
+    ]
+    if sum(used) > 1:
+        raise OAuthError(
+            "invalid_request",
+            "use exactly one client authentication method: the Authorization header, "
+            "client_secret in the body, or a client assertion",
+        )
+
+
 async def _oauth_request(services: Services, request: Request, path: str) -> GatewayOAuth2Request:
     form = await read_form(request)
+    _single_client_authentication(request, form)
     jkt = await _dpop_jkt(services, request, path)
     return GatewayOAuth2Request("POST", services.settings.issuer + path, form, request.headers, jkt)
 

@@ -14,7 +14,8 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 class _Form(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # RFC 6749 §3.1 and §3.2: unrecognised parameters are ignored.
+    model_config = ConfigDict(extra="allow")
 
 
 class ClientAuthentication(_Form):
@@ -36,7 +37,7 @@ class TokenRequest(ClientAuthentication):
     """`POST /oauth/token` (RFC 6749 §4.1.3, §4.4.2, §6)."""
 
     model_config = ConfigDict(
-        extra="forbid",
+        extra="allow",
         json_schema_extra={
             "examples": [{"grant_type": "client_credentials", "scope": "products consents"}]
         },
@@ -56,7 +57,7 @@ class PushedAuthorizationRequest(ClientAuthentication):
     """`POST /oauth/par` (RFC 9126): the authorization request, pushed before the redirect."""
 
     model_config = ConfigDict(
-        extra="forbid",
+        extra="allow",
         json_schema_extra={
             "examples": [
                 {
@@ -91,7 +92,7 @@ class TokenHintRequest(ClientAuthentication):
     """`POST /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662)."""
 
     model_config = ConfigDict(
-        extra="forbid",
+        extra="allow",
         json_schema_extra={"examples": [{"token": "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9"}]},
     )
 

@@ -82,3 +82,39 @@ class TestOpenAPI:
         levels = {op["x-api-product"]: op["x-security-level"] for op in operations}
         assert levels["accounts.balances.read"] == "A2"
         assert levels["products.deposits.read"] == "A1"
+
+
+class TestClientAuthenticationMethods:
+    async def test_two_methods_at_once_are_refused(self, client: httpx.AsyncClient) -> None:
+        """RFC 6749 §2.3: Basic and client_secret_post together are refused; either alone works."""
+        partner = await sandbox_partner(client)
+        form = {"grant_type": "client_credentials", "scope": "products"}
+        basic = await client.post("/oauth/token", data=form, auth=partner.basic)
+        assert basic.status_code == 200
+        post = await client.post(
+            "/oauth/token",
+            data={**form, "client_id": partner.client_id, "client_secret": partner.client_secret},
+        )
+        assert post.status_code == 200
+        both = await client.post(
+            "/oauth/token",
+            data={**form, "client_id": partner.client_id, "client_secret": partner.client_secret},
+            auth=partner.basic,
+        )
+        assert both.status_code == 400
+        assert both.json()["error"] == "invalid_request"
+        assert "exactly one client authentication method" in both.json()["error_description"]
+
+    async def test_blank_parameters_count_as_omitted(self, client: httpx.AsyncClient) -> None:
+        """RFC 6749 §3.1: `token=` is a missing token, not an empty one; a real token works."""
+        partner = await sandbox_partner(client)
+        blank = await client.post(
+            "/oauth/introspect", data={"token": "", "token_type_hint": ""}, auth=partner.basic
+        )
+        assert blank.status_code == 400
+        assert blank.json()["error"] == "invalid_request"
+        token = await partner_token(client, partner, "products")
+        control = await client.post(
+            "/oauth/introspect", data={"token": token, "token_type_hint": ""}, auth=partner.basic
+        )
+        assert control.json()["active"] is True
