@@ -16,6 +16,7 @@ from gateway.partners.service import Registry
 from gateway.revocations import Revocations
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.telemetry.logging import configure_logging
 from policies.revocation import RevocationList
 from policies.vocabulary import CUSTOMER_SCOPES, OPS_SCOPES, PARTNER_SCOPES
 
@@ -37,10 +38,13 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")
 
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ValueError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    # What a command prints stays clean; its logs (migrations, warnings) go to stderr.
+    configure_logging("WARNING", json=settings.log_json, stream="stderr")
+    return settings
 
 
 def _registry(db: Database) -> Registry:

@@ -7,10 +7,12 @@ latency. Placed first in the pipeline, its response phase sees every outcome.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import structlog
 
+from policies.errors import ProblemError
 from policies.pipeline import BaseStage, Exchange
 
 _log = structlog.get_logger("obgw.request")
@@ -26,6 +28,11 @@ class RequestLog(BaseStage):
 
     async def on_response(self, exchange: Exchange) -> None:
         error = exchange.error
+        # A broken log stream must not fail the request it reports.
+        with contextlib.suppress(Exception):
+            self._write(exchange, error)
+
+    def _write(self, exchange: Exchange, error: ProblemError | None) -> None:
         self.log.info(
             "request",
             request_id=exchange.request_id,

@@ -75,7 +75,7 @@ def make_settings(tmp_path: Path, database_url: str = "", **overrides: object) -
         "data_dir": tmp_path / "data",
         "issuer": "http://127.0.0.1:8000",
         "log_json": True,
-        "log_level": "WARNING",
+        "log_level": "INFO",
     }
     if database_url:
         values["database_url"] = database_url

@@ -222,3 +222,25 @@ async def eventually_status(
             return elapsed
         assert elapsed < within, f"still {response.status_code} after {elapsed:.2f}s"
         await asyncio.sleep(0.05)
+
+
+async def ops_token(app: FastAPI, client: httpx.AsyncClient, scope: str = "ops:read") -> str:
+    """A client-credentials token of a new operations client."""
+    issued = await services_of(app).registry.create_client(
+        partner_id=None, scopes=["ops:read", "ops:admin"], kind="ops", name="ops"
+    )
+    assert issued.client_secret is not None
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=(issued.client.client_id, issued.client_secret),
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    """The JSON log lines in captured standard output."""
+    import json
+
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]

@@ -10,7 +10,6 @@ the response phases.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 
@@ -21,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import PayloadTooLargeError, ProblemError, problem_outcome
 from gateway.http.routing import RouteTable
+from gateway.telemetry.logging import current_request
 from gateway.telemetry.tracing import Tracing, mark_error, trace_id_of
 from policies.catalog import SecurityLevel
 from policies.errors import InternalError
@@ -88,13 +88,13 @@ class PipelineHost:
         with self.tracing.server_span(span_name, headers) as span:
             exchange.trace_id = trace_id_of(span)
             exchange.is_traced = span.is_recording()
+            token = current_request.set(exchange)
             try:
                 outcome = await self.pipeline.run(
                     exchange, lambda ex: self._route(scope, body, ex), self._render
                 )
-            except asyncio.CancelledError:
-                mark_error(span, DISCONNECTED)
-                raise
+            finally:
+                current_request.reset(token)
             if exchange.is_traced:
                 span.set_attributes(
                     {

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from gateway.deps import CallDep, ServicesDep
+from gateway.deps import Call, CallDep, ServicesDep
 from gateway.http.openapi import form_body
 from gateway.http.routing import product
-from gateway.oauth.clients import GatewayOAuth2Request
+from gateway.oauth.clients import GatewayOAuth2Request, OAuthClient
 from gateway.oauth.requests import OAuthError, json_response, oauth_error_response, read_form
 from gateway.oauth.schemas import (
     Introspection,
@@ -170,7 +170,8 @@ async def pushed_authorization_request(request: Request, call: CallDep) -> Respo
         client = await run_in_threadpool(
             services.auth_server.authenticate_client, oauth_request, methods, "par"
         )
-        call.exchange.caller = Caller(client.client.client_id, client.client.partner_id)
+        oauth_request.client = client
+        _identify(call, oauth_request)
         pushed = await services.flow.push(client.client, oauth_request.form, oauth_request.dpop_jkt)
     except OAuthError as error:
         return oauth_error_response(request, error)
@@ -200,10 +201,19 @@ async def token(request: Request, call: CallDep) -> Response:
         result = await run_in_threadpool(services.auth_server.create_token_response, oauth_request)
     except OAuthError as error:
         return oauth_error_response(request, error)
+    _identify(call, oauth_request)
     return _authlib_result(request, result)
 
 
-async def _endpoint(request: Request, services: Services, name: str, path: str) -> Response:
+def _identify(call: Call, oauth_request: GatewayOAuth2Request) -> None:
+    """Name the client authlib authenticated, for the request log and audit."""
+    client = getattr(oauth_request, "client", None)
+    if isinstance(client, OAuthClient):
+        call.exchange.caller = Caller(client.client.client_id, client.client.partner_id)
+
+
+async def _endpoint(request: Request, call: Call, name: str, path: str) -> Response:
+    services = call.services
     try:
         oauth_request = await _oauth_request(services, request, path)
         result = await run_in_threadpool(
@@ -211,6 +221,7 @@ async def _endpoint(request: Request, services: Services, name: str, path: str) 
         )
     except OAuthError as error:
         return oauth_error_response(request, error)
+    _identify(call, oauth_request)
     status, body, _ = result
     if status >= 400:
         return oauth_error_response(
@@ -230,10 +241,10 @@ async def _endpoint(request: Request, services: Services, name: str, path: str) 
     openapi_extra=product("oauth.revoke", **form_body(TokenHintRequest)),
     responses={200: {"model": Revoked, "description": "Revoked (or never known)."}},
 )
-async def revoke(request: Request, services: ServicesDep) -> Response:
+async def revoke(request: Request, call: CallDep) -> Response:
     """Revoke one of the client's access or refresh tokens; every replica refuses it
     within a second."""
-    return await _endpoint(request, services, "revocation", "/oauth/revoke")
+    return await _endpoint(request, call, "revocation", "/oauth/revoke")
 
 
 @router.post(
@@ -242,7 +253,7 @@ async def revoke(request: Request, services: ServicesDep) -> Response:
     openapi_extra=product("oauth.introspect", **form_body(TokenHintRequest)),
     responses={200: {"model": Introspection, "description": "The token's state."}},
 )
-async def introspect(request: Request, services: ServicesDep) -> Response:
+async def introspect(request: Request, call: CallDep) -> Response:
     """Whether a token is active and what it grants: the client's own tokens, or any token
     for an operations client."""
-    return await _endpoint(request, services, "introspection", "/oauth/introspect")
+    return await _endpoint(request, call, "introspection", "/oauth/introspect")
