@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 Declare = Callable[[str], dict[str, Any]]
 
@@ -35,8 +36,20 @@ class SignupRequest(_Body):
     )
 
 
+_CUSTOMER: JsonDict = {
+    "username": "zhang.wei",
+    "name": "张伟",
+    "risk_tolerance": "C3",
+    "kyc_status": "Verified",
+    "password": "sandbox",
+    "one_time_code": "123456",
+}
+
+
 class TestCustomer(_Body):
     """A synthetic customer of the partner's sandbox world, with their test credentials."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CUSTOMER]})
 
     username: str = Field(examples=["zhang.wei"])
     name: str
@@ -48,6 +61,25 @@ class TestCustomer(_Body):
 
 class SignupResponse(_Body):
     """The new partner, its client credentials (the secret is shown once) and customers."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "partner_id": "ptn_4kq7mz2n3v5w6x7y2a3b",
+                    "client_id": "cli_4kq7mz2n3v5w6x7y",
+                    "client_secret": "Jx7uQw0m3a5n2b8c4d6e9f1g0h2i4j6k8l0m2n4o6p8",
+                    "token_endpoint_auth_method": "client_secret_basic",
+                    "scopes": ["products", "consents", "collections", "events", "accounts"],
+                    "redirect_uris": ["http://127.0.0.1/callback"],
+                    "issuer": "http://127.0.0.1:8000",
+                    "token_endpoint": "http://127.0.0.1:8000/oauth/token",
+                    "customers": [_CUSTOMER],
+                }
+            ]
+        },
+    )
 
     partner_id: str
     client_id: str
@@ -61,6 +93,10 @@ class SignupResponse(_Body):
 
 
 class CustomerList(_Body):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"data": [_CUSTOMER], "next_cursor": None}]}
+    )
+
     data: list[TestCustomer]
     next_cursor: None = None
 
@@ -77,6 +113,18 @@ class AuthorizeRequest(_Body):
 
 
 class AuthorizeResponse(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "redirect_to": "http://127.0.0.1/callback?code=SplxlOBeZQQYbYS6WxSbIA"
+                    "&iss=http%3A%2F%2F127.0.0.1%3A8000&state=af0ifjsldkj"
+                }
+            ]
+        },
+    )
+
     redirect_to: str = Field(
         description="Where the browser would go: the redirect URI with code, state and iss."
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import ConfigDict, Field, model_validator
 
+from gateway.clock import utcnow
 from gateway.consents.models import MAX_LIFETIME, Consent
 from gateway.http.schemas import MoneyIn, Schema
 from policies.vocabulary import PERMISSIONS, ConsentStatus, ConsentType
@@ -70,7 +71,7 @@ class ConsentRequest(Schema):
         if self.expires_at is not None:
             if self.expires_at.tzinfo is None:
                 raise ValueError("expires_at must carry a timezone (RFC 3339)")
-            now = datetime.now(UTC)
+            now = utcnow()
             if not now < self.expires_at <= now + MAX_LIFETIME:
                 raise ValueError("expires_at must be in the future and within one year")
         return self

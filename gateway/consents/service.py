@@ -92,7 +92,3 @@ class ConsentService:
                     ),
                 )
         return await self.get(consent_id)
-
-    async def list_for_partner(self, partner_id: str, limit: int = 50) -> list[Consent]:
-        async with self.db.read() as conn:
-            return await self.store.list_for_partner(conn, partner_id, limit)

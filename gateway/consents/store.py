@@ -100,14 +100,3 @@ class ConsentStore:
             stmt = stmt.where(consents.c.status.in_([s.value for s in only_from]))
         result = await conn.execute(stmt.values(status=status.value, updated_at=at or utcnow()))
         return bool(result.rowcount)
-
-    async def list_for_partner(
-        self, conn: AsyncConnection, partner_id: str, limit: int = 50
-    ) -> list[Consent]:
-        rows = await conn.execute(
-            consents.select()
-            .where(consents.c.partner_id == partner_id)
-            .order_by(sa.desc(consents.c.created_at))
-            .limit(limit)
-        )
-        return [_consent(r) for r in rows]

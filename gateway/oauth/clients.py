@@ -108,7 +108,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
     """`private_key_jwt` (RFC 7523): `aud` must be the issuer, `jti` is single-use,
     and only ES256/PS256 signatures count (authlib's default would allow RS256/HS256)."""
 
-    CLIENT_AUTH_METHOD = "private_key_jwt"
+    CLIENT_AUTH_METHOD = AuthMethod.PRIVATE_KEY_JWT.value
 
     def __init__(self, issuer: str, replay: ReplayCache) -> None:
         super().__init__(validate_jti=True, leeway=30)

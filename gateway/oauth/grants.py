@@ -5,13 +5,13 @@ Tokens come from our `TokenIssuer`, bound to the DPoP key the token request prov
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 
+from gateway.clock import utcnow
 from gateway.oauth.clients import GatewayOAuth2Request, OAuthClient, run_async
 from gateway.oauth.codes import AuthorizationCode
 from gateway.oauth.refresh_tokens import RefreshToken
@@ -98,7 +98,7 @@ class AuthorizationCodeGrant(_IssuesGatewayTokens, grants.AuthorizationCodeGrant
             run_async(state.flag_code_reuse, code)
             run_async(state.revoke_grant, record.grant_id)
             raise InvalidGrantError("the authorization code was already used")
-        if record.expires_at <= datetime.now(UTC):
+        if record.expires_at <= utcnow():
             raise InvalidGrantError("the authorization code has expired")
         self.check_dpop_binding(record.dpop_jkt)
         if self.server.strict and self.request.dpop_jkt is None:

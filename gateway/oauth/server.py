@@ -72,7 +72,7 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
                 type(endpoint_cls.__name__, (endpoint_cls,), {"CLIENT_AUTH_METHODS": methods})
             )
         self.register_client_auth_method(
-            "private_key_jwt", PrivateKeyJWT(issuer.issuer, assertions)
+            AuthMethod.PRIVATE_KEY_JWT.value, PrivateKeyJWT(issuer.issuer, assertions)
         )
 
     # authlib hooks

@@ -13,7 +13,7 @@ import asyncio
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from starlette.responses import Response
 
 from gateway.deps import ServicesDep
@@ -25,6 +25,8 @@ FEED_STALE_AFTER = 5.0  # seconds without a successful revocation poll
 
 
 class Liveness(Schema):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "ok"}]})
+
     status: Literal["ok"]
 
 
@@ -37,6 +39,24 @@ class CoreReport(Schema):
 
 class Readiness(Schema):
     """Whether this pod can serve, what it checked, and how the core is doing."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "ready",
+                    "checks": {"database": "ok", "revocation_feed": "ok", "redis": "ok"},
+                    "core": {
+                        "name": "fineract",
+                        "status": "down",
+                        "breaker": "open",
+                        "detail": "connection refused",
+                    },
+                }
+            ]
+        },
+    )
 
     status: Literal["ready", "unavailable"]
     checks: dict[str, Literal["ok", "failing"]] = Field(

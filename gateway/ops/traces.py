@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import Field
+from pydantic import ConfigDict, Field
+from pydantic.config import JsonDict
 
 from gateway.deps import Call, CallDep
 from gateway.errors import NotFoundError
@@ -17,8 +18,33 @@ router = APIRouter(prefix="/ops/traces", tags=["Operations"])
 TraceId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A W3C trace id")]
 
 
+_SUMMARY: JsonDict = {
+    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+    "root": "GET /v1/accounts/{account_id}/balances",
+    "started_at": "2026-11-28T02:00:00.000123Z",
+    "duration_ms": 2.417,
+    "status": "ok",
+    "span_count": 7,
+    "http_status": 200,
+    "product": "accounts.balances.read",
+    "partner_id": "ptn_4kq7mz2n3v5w6x7y2a3b",
+}
+_SPAN: JsonDict = {
+    "span_id": "53995c3f42cd8ad8",
+    "parent_span_id": "00f067aa0ba902b7",
+    "name": "GET /v1/accounts/{account_id}/balances",
+    "kind": "server",
+    "status": "ok",
+    "start_offset_ms": 0.0,
+    "duration_ms": 2.417,
+    "attributes": {"http.response.status_code": 200, "obgw.product": "accounts.balances.read"},
+}
+
+
 class TraceSummary(Schema):
     """A trace, described by its root span."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_SUMMARY]})
 
     trace_id: str = Field(pattern=r"^[0-9a-f]{32}$")
     root: str
@@ -32,6 +58,8 @@ class TraceSummary(Schema):
 
 
 class SpanOut(Schema):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_SPAN]})
+
     span_id: str
     parent_span_id: str | None
     name: str
@@ -45,10 +73,18 @@ class SpanOut(Schema):
 class TraceOut(TraceSummary):
     """Every kept span of one trace, in start order."""
 
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{**_SUMMARY, "spans": [_SPAN]}]}
+    )
+
     spans: list[SpanOut]
 
 
 class TraceList(Schema):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"data": [_SUMMARY], "next_cursor": None}]}
+    )
+
     data: list[TraceSummary]
     next_cursor: None = None
 

@@ -101,10 +101,6 @@ class Registry:
         async with self.db.read() as conn:
             return await self.partners.list(conn)
 
-    async def count_partners(self) -> int:
-        async with self.db.read() as conn:
-            return await self.partners.count(conn)
-
     async def suspend_partner(self, partner_id: str) -> bool:
         """Suspend a partner: no new tokens, and every replica refuses its tokens."""
         async with self.db.transaction() as uow:

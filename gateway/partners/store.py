@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.partners.models import Client, Partner
@@ -60,11 +59,6 @@ class PartnerStore:
             partners.update().where(partners.c.id == partner_id).values(status=status)
         )
         return bool(result.rowcount)
-
-    async def count(self, conn: AsyncConnection) -> int:
-        return int(
-            (await conn.execute(sa.select(sa.func.count()).select_from(partners))).scalar_one()
-        )
 
 
 class ClientStore:

@@ -9,10 +9,22 @@ from gateway.deps import CallDep
 from gateway.http.params import Cursor, PageSize
 from gateway.http.routing import product
 from gateway.http.schemas import Money, Page
-from gateway.products.schemas import CapabilitiesOut, DepositProductOut
+from gateway.products.schemas import (
+    CapabilitiesOut,
+    DepositProductOut,
+    LoanProductOut,
+    WealthProductOut,
+)
 
 router = APIRouter(prefix="/v1", tags=["Capabilities and products"])
 DepositProductPage = Page[DepositProductOut]
+LoanProductPage = Page[LoanProductOut]
+WealthProductPage = Page[WealthProductOut]
+CORE_PROBLEMS = [501, 503, 504]
+
+
+def _product_id(core_ref: str) -> str:
+    return "prd_" + core_ref.replace("/", "_")
 
 
 @router.get(
@@ -33,7 +45,7 @@ async def capabilities(call: CallDep) -> CapabilitiesOut:
 @router.get(
     "/products/deposits",
     summary="Term-deposit products",
-    openapi_extra=product("products.deposits.read", problems=[501, 503, 504]),
+    openapi_extra=product("products.deposits.read", problems=CORE_PROBLEMS),
 )
 async def deposit_products(
     call: CallDep, page_size: PageSize = 50, cursor: Cursor = None
@@ -45,12 +57,72 @@ async def deposit_products(
     return DepositProductPage(
         data=[
             DepositProductOut(
-                product_id="prd_" + p.core_ref.replace("/", "_"),
+                product_id=_product_id(p.core_ref),
                 name=p.name,
                 term_months=p.term_months,
                 annual_rate=str(p.annual_rate),
                 min_amount=Money.of(p.min_amount),
                 currency=p.currency,
+                description=p.description,
+            )
+            for p in found.items
+        ],
+        next_cursor=found.next_cursor,
+    )
+
+
+@router.get(
+    "/products/loans",
+    summary="Loan products",
+    openapi_extra=product("products.loans.read", problems=CORE_PROBLEMS),
+)
+async def loan_products(
+    call: CallDep, page_size: PageSize = 50, cursor: Cursor = None
+) -> LoanProductPage:
+    """The loans on offer, with their amount and term ranges and rates."""
+    found = await call.services.core.loans.list_loan_products(
+        call.core_context(), PageRequest(page_size, cursor)
+    )
+    return LoanProductPage(
+        data=[
+            LoanProductOut(
+                product_id=_product_id(p.core_ref),
+                name=p.name,
+                min_amount=Money.of(p.min_amount),
+                max_amount=Money.of(p.max_amount),
+                min_term_months=p.min_term_months,
+                max_term_months=p.max_term_months,
+                annual_rate=str(p.annual_rate),
+                description=p.description,
+            )
+            for p in found.items
+        ],
+        next_cursor=found.next_cursor,
+    )
+
+
+@router.get(
+    "/products/wealth",
+    summary="Wealth-management products",
+    openapi_extra=product("products.wealth.read", problems=CORE_PROBLEMS),
+)
+async def wealth_products(
+    call: CallDep, page_size: PageSize = 50, cursor: Cursor = None
+) -> WealthProductPage:
+    """The wealth products on offer, each with its risk level R1-R5: a customer of risk
+    tolerance Cn may subscribe products up to Rn."""
+    found = await call.services.core.wealth.list_wealth_products(
+        call.core_context(), PageRequest(page_size, cursor)
+    )
+    return WealthProductPage(
+        data=[
+            WealthProductOut(
+                product_id=_product_id(p.core_ref),
+                name=p.name,
+                risk_level=p.risk_level,
+                expected_annual_return=str(p.expected_annual_return),
+                min_amount=Money.of(p.min_amount),
+                unit_nav=str(p.unit_nav),
                 description=p.description,
             )
             for p in found.items

@@ -30,6 +30,66 @@ class CapabilitiesOut(Schema):
     capabilities: list[str]
 
 
+class LoanProductOut(Schema):
+    """A loan product."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "product_id": "prd_loan_student",
+                    "name": "国家助学贷款",
+                    "min_amount": {"value": "1000.00", "currency": "CNY"},
+                    "max_amount": {"value": "20000.00", "currency": "CNY"},
+                    "min_term_months": 12,
+                    "max_term_months": 240,
+                    "annual_rate": "2.95",
+                    "description": "",
+                }
+            ]
+        },
+    )
+
+    product_id: str = Field(pattern=r"^prd_[A-Za-z0-9_-]+$")
+    name: str
+    min_amount: Money
+    max_amount: Money
+    min_term_months: int = Field(ge=1)
+    max_term_months: int = Field(ge=1)
+    annual_rate: str = Field(description="Percent per annum, as a decimal string.")
+    description: str
+
+
+class WealthProductOut(Schema):
+    """A wealth-management product and its risk level (R1 lowest to R5 highest)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "product_id": "prd_wealth_r2",
+                    "name": "稳享90天固收",
+                    "risk_level": "R2",
+                    "expected_annual_return": "2.60",
+                    "min_amount": {"value": "10000.00", "currency": "CNY"},
+                    "unit_nav": "1.0213",
+                    "description": "",
+                }
+            ]
+        },
+    )
+
+    product_id: str = Field(pattern=r"^prd_[A-Za-z0-9_-]+$")
+    name: str
+    risk_level: Literal["R1", "R2", "R3", "R4", "R5"]
+    expected_annual_return: str = Field(description="Percent per annum, not guaranteed.")
+    min_amount: Money
+    unit_nav: str = Field(description="Net asset value per unit.")
+    description: str
+
+
 class DepositProductOut(Schema):
     """A term-deposit product."""
 

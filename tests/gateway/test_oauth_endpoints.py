@@ -64,26 +64,6 @@ class TestIntrospection:
         assert response.json()["error"] == "invalid_client"
 
 
-class TestOpenAPI:
-    async def test_every_capability_operation_has_a_security_level(
-        self, client: httpx.AsyncClient
-    ) -> None:
-        """Each /v1 operation names its API product and JR/T 0185 level from the catalogue."""
-        spec = (await client.get("/openapi.json")).json()
-        assert spec["openapi"].startswith("3.1")
-        operations = [
-            op
-            for path, ops in spec["paths"].items()
-            if path.startswith("/v1")
-            for op in ops.values()
-        ]
-        assert operations
-        assert all(op["x-security-level"] in ("A1", "A2") for op in operations)
-        levels = {op["x-api-product"]: op["x-security-level"] for op in operations}
-        assert levels["accounts.balances.read"] == "A2"
-        assert levels["products.deposits.read"] == "A1"
-
-
 class TestClientAuthenticationMethods:
     async def test_two_methods_at_once_are_refused(self, client: httpx.AsyncClient) -> None:
         """RFC 6749 §2.3: Basic and client_secret_post together are refused; either alone works."""
