@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
@@ -41,6 +41,12 @@ from adapters.contract import (
     LoansCore,
     WealthCore,
 )
+
+
+class CallRecorder(Protocol):
+    """Where core-call measurements go (the gateway's metrics)."""
+
+    def core_call(self, operation: str, outcome: str, seconds: float) -> None: ...
 
 
 class BreakerState(StrEnum):
@@ -114,6 +120,7 @@ class CoreClient:
         max_concurrency: int = 64,
         breaker: CircuitBreaker | None = None,
         tracer: trace.Tracer | None = None,
+        recorder: CallRecorder | None = None,
     ) -> None:
         self.adapter = adapter
         self.name = adapter.name
@@ -121,6 +128,7 @@ class CoreClient:
         self.breaker = breaker or CircuitBreaker()
         self._bulkhead = asyncio.Semaphore(max_concurrency)
         self._tracer = tracer or trace.get_tracer("obgw.core")
+        self._recorder = recorder
         self._declared = adapter.capabilities()
         missing = [
             c.value for c in self._declared if c in PORTS and not isinstance(adapter, PORTS[c])
@@ -194,6 +202,27 @@ class CoreClient:
         kwargs: dict[str, Any],
     ) -> Any:
         """One guarded call of `method(ctx, *args, **kwargs)`."""
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await self._traced(capability, operation, method, ctx, args, kwargs)
+        except CoreError as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            if self._recorder is not None:
+                name = f"{capability.value}.{operation}"
+                self._recorder.core_call(name, outcome, time.perf_counter() - started)
+
+    async def _traced(
+        self,
+        capability: Capability,
+        operation: str,
+        method: Callable[..., Awaitable[Any]],
+        ctx: CoreContext,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
         self.breaker.admit()
         traced = trace.get_current_span().is_recording()
         span = self._tracer.start_span(f"core {capability.value}.{operation}") if traced else None

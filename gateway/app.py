@@ -38,7 +38,7 @@ from gateway.oauth.requests import OAuthError, oauth_error_response
 from gateway.oauth.server import GatewayAuthorizationServer
 from gateway.oauth.state import OAuthState
 from gateway.oauth.tokens import TokenIssuer
-from gateway.ops import health, traces
+from gateway.ops import health, metrics, traces
 from gateway.partners.service import Registry
 from gateway.portal import routes as portal
 from gateway.products import routes as products
@@ -48,12 +48,14 @@ from gateway.services import Services
 from gateway.settings import CoreKind, Settings
 from gateway.storage.database import Database
 from gateway.telemetry.logging import configure_logging
+from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.tracing import Tracing
 from policies.access_tokens import AccessTokenVerifier
 from policies.authentication import Authentication
 from policies.catalog import load_catalog
 from policies.consent import ConsentCache, ConsentCheck
 from policies.dpop import DPoPVerifier, NonceIssuer
+from policies.metrics import RequestMetrics
 from policies.pipeline import Pipeline
 from policies.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
 from policies.request_log import RequestLog
@@ -132,6 +134,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         sample_ratio=settings.trace_sample_ratio,
         otlp_endpoint=settings.otlp_endpoint,
     )
+    meters = Metrics()
     revocation_list = RevocationList()
     revocations = Revocations(revocation_list)
     oauth_state = OAuthState(db, revocations)
@@ -164,7 +167,10 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         scopes=list(ALL_SCOPES),
     )
     adapter, bank, customer_auth = build_core(settings)
-    core = CoreClient(adapter, timeout=settings.core_timeout, tracer=tracing.tracer)
+    core = CoreClient(
+        adapter, timeout=settings.core_timeout, tracer=tracing.tracer, recorder=meters
+    )
+    meters.watch_breaker(core.name, lambda: core.breaker.state)
     pairwise = Pairwise(secret)
     flow = AuthorizationFlow(
         issuer=settings.issuer,
@@ -178,6 +184,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
     pipeline = Pipeline(
         [
             RequestLog(),
+            RequestMetrics(meters),
             Authentication(verifier, dpop, allow_bearer=not settings.is_strict, secrets=registry),
             ScopeCheck(),
             ConsentCheck(ConsentCache(consent_service, revocation_list)),
@@ -204,6 +211,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         customer_auth=customer_auth,
         pairwise=pairwise,
         tracing=tracing,
+        metrics=meters,
         secret=secret,
         redis=redis_client,
     )
@@ -306,6 +314,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         oauth_routes.router,
         oauth_pages.router,
         health.router,
+        metrics.router,
         traces.router,
         portal.router,
     ]

@@ -18,6 +18,7 @@ from gateway.partners.service import Registry
 from gateway.revocations import RevocationFeed, Revocations
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.tracing import Tracing
 from policies.catalog import Catalog
 from policies.dpop import DPoPVerifier
@@ -46,5 +47,6 @@ class Services:
     customer_auth: CustomerAuthenticator | None
     pairwise: Pairwise
     tracing: Tracing
+    metrics: Metrics
     secret: bytes
     redis: Any | None = None

@@ -79,10 +79,12 @@ class TestTraces:
         children = [s["name"] for s in spans[1:]]
         assert children == [
             "stage request_log",
+            "stage metrics",
             "stage authentication",
             "stage scope",
             "stage consent",
             "core accounts.get_balances",
+            "stage metrics response",
             "stage request_log response",
         ]
         assert all(s["parent_span_id"] == server["span_id"] for s in spans[1:])
@@ -180,3 +182,29 @@ class TestOtlpExport:
         path, payload = received[0]
         assert path == "/v1/traces"
         assert bytes.fromhex(TRACE_ID) in payload
+
+
+class TestMetrics:
+    async def test_requests_and_core_calls_are_counted(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        """/metrics counts requests by product and status, and core calls by operation."""
+        partner = await sandbox_partner(client)
+        token = await partner_token(client, partner, "products")
+        auth = {"Authorization": f"Bearer {token}"}
+        assert (await client.get("/v1/products/deposits", headers=auth)).status_code == 200
+        assert (await client.get("/v1/products/deposits")).status_code == 401
+        scraped = await client.get("/metrics")
+        assert scraped.status_code == 200
+        assert scraped.headers["content-type"].startswith("text/plain")
+        text = scraped.text
+        assert (
+            'obgw_requests_total{method="GET",product="products.deposits.read",status="200"} 1.0'
+            in text
+        )
+        assert 'product="products.deposits.read",status="401"} 1.0' in text
+        assert (
+            'obgw_core_calls_total{operation="deposits.list_deposit_products",outcome="ok"}' in text
+        )
+        assert 'obgw_core_breaker_state{core="sandbox"} 0.0' in text
+        assert partner.partner_id not in text

@@ -43,7 +43,7 @@ PRODUCTION: Doc = {
             "url": "https://fineract.core.svc/fineract-provider/api/v1",
             "existingSecret": "obgw-fineract",
         },
-        "otlpEndpoint": "http://otel-collector.observability:4317",
+        "otlpEndpoint": "http://otel-collector.observability:4318",
     },
     "database": {"existingSecret": "obgw-db"},
     "redis": {"existingSecret": "obgw-redis"},
@@ -435,7 +435,7 @@ class TestHelmChart:
             assert (core_port, "TCP") in egress_ports
         production_policy = _one(production_docs, "NetworkPolicy")["spec"]
         egress_ports = {p["port"] for rule in production_policy["egress"] for p in rule["ports"]}
-        assert 4317 in egress_ports  # the OTLP collector, configured in production values
+        assert 4318 in egress_ports  # the OTLP/HTTP collector, configured in production values
         # Prometheus may scrape when the ServiceMonitor is enabled.
         assert len(production_policy["ingress"][0]["from"]) > len(
             _one(default_docs, "NetworkPolicy")["spec"]["ingress"][0]["from"]

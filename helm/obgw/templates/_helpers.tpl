@@ -199,6 +199,10 @@ Deployment only: the ConfigMap does not exist yet when a pre-install hook runs.
 - name: OBGW_OTLP_ENDPOINT
   value: {{ . | quote }}
 {{- end }}
+- name: OBGW_TRACE_SAMPLE_RATIO
+  value: {{ .Values.config.traceSampleRatio | toString | quote }}
+- name: OBGW_CORE_TIMEOUT
+  value: {{ .Values.config.coreTimeout | toString | quote }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
