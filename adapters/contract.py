@@ -291,9 +291,14 @@ class CoreHealth:
 
 
 class CoreAdapter(Protocol):
-    """What every adapter is: a name, its capabilities, its health and its resources."""
+    """What every adapter is: a name, its capabilities, its health and its resources.
+
+    `in_process` is true for an adapter whose calls never wait on I/O (the sandbox bank):
+    it honours deadlines itself, so the guarded client arms no timer per call.
+    """
 
     name: str
+    in_process: bool
 
     def capabilities(self) -> frozenset[Capability]:
         """The capabilities this core supports; it implements each one's protocol."""

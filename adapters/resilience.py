@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import Any, Protocol, cast
 
 from opentelemetry import trace
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import Span, StatusCode
 
 from adapters.contract import (
     PORTS,
@@ -194,86 +194,82 @@ class CoreClient:
 
     async def call(
         self,
-        capability: Capability,
-        operation: str,
+        name: str,
         method: Callable[..., Awaitable[Any]],
         ctx: CoreContext,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
-        """One guarded call of `method(ctx, *args, **kwargs)`."""
+        """One guarded call of `method(ctx, *args, **kwargs)`, named `capability.operation`."""
+        self.breaker.admit()
         started = time.perf_counter()
+        span = (
+            self._tracer.start_span(f"core {name}")
+            if trace.get_current_span().is_recording()
+            else None
+        )
         outcome = "ok"
         try:
-            return await self._traced(capability, operation, method, ctx, args, kwargs)
+            attempt = (
+                method(ctx, *args, **kwargs)
+                if self.adapter.in_process
+                else self._bounded(method, ctx, args, kwargs)
+            )
+            if span is None:
+                result = await attempt
+            else:
+                span.set_attributes({"obgw.core": self.name, "obgw.core.operation": name})
+                with trace.use_span(span, end_on_exit=False):
+                    result = await attempt
+        except TimeoutError:
+            outcome = CoreTimeout.__name__
+            self._failed(span, outcome)
+            raise CoreTimeout("the core did not answer in time") from None
+        except (CoreTimeout, CoreUnavailable) as exc:
+            outcome = type(exc).__name__
+            self._failed(span, outcome)
+            raise
         except CoreError as exc:
             outcome = type(exc).__name__
+            self.breaker.succeeded()  # a business refusal: the core is up and answering
             raise
-        finally:
-            if self._recorder is not None:
-                name = f"{capability.value}.{operation}"
-                self._recorder.core_call(name, outcome, time.perf_counter() - started)
-
-    async def _traced(
-        self,
-        capability: Capability,
-        operation: str,
-        method: Callable[..., Awaitable[Any]],
-        ctx: CoreContext,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Any:
-        self.breaker.admit()
-        traced = trace.get_current_span().is_recording()
-        span = self._tracer.start_span(f"core {capability.value}.{operation}") if traced else None
-        try:
-            if span is not None:
-                span.set_attributes({"obgw.core": self.name, "obgw.core.operation": operation})
-                with trace.use_span(span, end_on_exit=False):
-                    return await self._invoke(method, ctx, args, kwargs)
-            return await self._invoke(method, ctx, args, kwargs)
-        except (CoreTimeout, CoreUnavailable) as exc:
-            if span is not None:
-                span.set_status(StatusCode.ERROR, type(exc).__name__)
-            raise
+        else:
+            self.breaker.succeeded()
+            return result
         finally:
             if span is not None:
                 span.end()
+            if self._recorder is not None:
+                self._recorder.core_call(name, outcome, time.perf_counter() - started)
 
-    async def _invoke(
+    def _failed(self, span: Span | None, outcome: str) -> None:
+        self.breaker.failed()
+        if span is not None:
+            span.set_status(StatusCode.ERROR, outcome)
+
+    async def _bounded(
         self,
         method: Callable[..., Awaitable[Any]],
         ctx: CoreContext,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:
+        """A call that waits on I/O: within the bulkhead, ended at the deadline."""
         remaining = ctx.remaining()
-        try:
-            async with self._bulkhead:
-                if remaining is None:
-                    result = await method(ctx, *args, **kwargs)
-                else:
-                    async with asyncio.timeout(remaining):
-                        result = await method(ctx, *args, **kwargs)
-        except TimeoutError:
-            self.breaker.failed()
-            raise CoreTimeout("the core did not answer in time") from None
-        except (CoreTimeout, CoreUnavailable):
-            self.breaker.failed()
-            raise
-        except CoreError:
-            self.breaker.succeeded()  # a business refusal: the core is up and answering
-            raise
-        self.breaker.succeeded()
-        return result
+        async with self._bulkhead:
+            if remaining is None:
+                return await method(ctx, *args, **kwargs)
+            async with asyncio.timeout(remaining):
+                return await method(ctx, *args, **kwargs)
 
 
 class _Port:
     """One capability's protocol on a `CoreClient`: each method, guarded."""
 
     def __init__(self, client: CoreClient, capability: Capability, protocol: type) -> None:
-        for name in _operations(protocol):
-            setattr(self, name, _guarded(client, capability, name, getattr(client.adapter, name)))
+        for operation in _operations(protocol):
+            method = getattr(client.adapter, operation)
+            setattr(self, operation, _guarded(client, f"{capability.value}.{operation}", method))
 
 
 def _operations(protocol: type) -> list[str]:
@@ -281,13 +277,10 @@ def _operations(protocol: type) -> list[str]:
 
 
 def _guarded(
-    client: CoreClient,
-    capability: Capability,
-    operation: str,
-    method: Callable[..., Awaitable[Any]],
+    client: CoreClient, name: str, method: Callable[..., Awaitable[Any]]
 ) -> Callable[..., Awaitable[Any]]:
     async def call(ctx: CoreContext, *args: Any, **kwargs: Any) -> Any:
-        return await client.call(capability, operation, method, ctx, args, kwargs)
+        return await client.call(name, method, ctx, args, kwargs)
 
-    call.__name__ = operation
+    call.__name__ = method.__name__
     return call

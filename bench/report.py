@@ -279,9 +279,10 @@ saturated.
   run.
 - DPoP: {config["dpop_proofs"]} proofs generated right before the phase (ES256, unique `jti`,
   `htu`, `ath`, `iat` at generation); generation took {config["dpop_generation_s"]} s.
-- Servers: uvicorn, 1 worker, uvloop, httptools, access log off, `OBGW_LOG_LEVEL=WARNING`,
-  SQLite in a temporary `OBGW_DATA_DIR`; pinned with `{config["server_pinning"]}`, wrk with
-  `{config["client_pinning"]}`.
+- Servers: uvicorn, 1 worker, uvloop, httptools, access log off; the gateway with its request
+  log on (`OBGW_LOG_LEVEL=INFO`, one JSON line per request) and tracing at its default
+  sampling, SQLite in a temporary `OBGW_DATA_DIR`; pinned with
+  `{config["server_pinning"]}`, wrk with `{config["client_pinning"]}`.
 - Response body: {config["body_bytes"]["gateway"]} bytes from the gateway,
   {config["body_bytes"]["bare"]} bytes from the bare endpoint and
   {config["body_bytes"]["bare_orjson"]} from bare-orjson (the same document; the two bare

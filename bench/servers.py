@@ -118,13 +118,15 @@ class Server:
 
 
 def gateway_server(data_dir: Path, log_path: Path) -> Server:
-    """The gateway with a fresh SQLite data dir and a loopback issuer on a free port."""
+    """The gateway with a fresh SQLite data dir and a loopback issuer on a free port, as it
+    runs by default: the request log on (INFO, one JSON line per request to the log file)
+    and tracing at its default sampling."""
     port = free_port()
     env = {
         "OBGW_DATA_DIR": str(data_dir),
         "OBGW_ISSUER": f"http://127.0.0.1:{port}",
-        "OBGW_PORT": str(port),
-        "OBGW_LOG_LEVEL": "WARNING",
+        "OBGW_HTTP_PORT": str(port),
+        "OBGW_LOG_LEVEL": "INFO",
     }
     return Server("gateway", "gateway.asgi:app", port, env, log_path)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import os
 import secrets
@@ -47,7 +49,7 @@ from gateway.sandbox_port import GatewaySandboxPort
 from gateway.services import Services
 from gateway.settings import CoreKind, Settings
 from gateway.storage.database import Database
-from gateway.telemetry.logging import configure_logging
+from gateway.telemetry.logging import configure_logging, flush_periodically, request_lines
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.tracing import Tracing
 from policies.access_tokens import AccessTokenVerifier
@@ -183,7 +185,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
     )
     pipeline = Pipeline(
         [
-            RequestLog(),
+            RequestLog(request_lines()),
             RequestMetrics(meters),
             Authentication(verifier, dpop, allow_bearer=not settings.is_strict, secrets=registry),
             ScopeCheck(),
@@ -272,6 +274,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.db.upgrade()
         await services.revocation_feed.start()
         housekeeper.start()
+        flusher = asyncio.create_task(flush_periodically(), name="log-flush")
         # Start-up objects live for the process: keep them out of every full collection,
         # which would otherwise pause all requests in flight for tens of milliseconds.
         gc.collect()
@@ -285,6 +288,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
             await housekeeper.stop()
             await services.revocation_feed.stop()
             await services.core.aclose()
@@ -321,7 +327,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.is_sandbox and bank is not None:
         routers.append(build_router(GatewaySandboxPort(services, bank), product))
     for router in routers:
-        app.include_router(router)
+        # The routes themselves, not the routers: one flat table to match, as the bare
+        # framework has (included routers add a matching step per router and request).
+        app.router.routes.extend(router.routes)
     table = RouteTable(app.routes, services.catalog)
     install_openapi(app, services)
     app.add_middleware(

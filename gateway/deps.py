@@ -1,46 +1,51 @@
-"""FastAPI dependencies, as `Annotated` aliases in one place.
+"""What routes receive: the services, and the admitted request as a `Call`.
 
 The pipeline has already admitted the request before the route runs; a route takes what it
-established (the caller, the grant, the consent) as a `Call`.
+established (the caller, the grant, the consent) from its `Call` parameter.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
+from fastapi.routing import APIRoute
+from starlette.responses import Response
 
 from adapters.contract import CoreContext
 from gateway.services import Services
 from policies.pipeline import AccessGrant, ConsentView, Exchange
 
 
-async def get_services(request: Request) -> Services:
-    """The app's services (async: a plain `def` would cost a thread-pool hop per request)."""
-    services: Services = request.app.state.services
-    return services
+class Call(Request):
+    """A request the pipeline admitted: its exchange, and the services that serve it.
 
+    A route takes it as a parameter typed `Call` (FastAPI hands request objects to such
+    parameters, without the cost of a dependency); `CallRoute` builds it.
+    """
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+    @property
+    def exchange(self) -> Exchange:
+        exchange: Exchange = self.scope["state"]["exchange"]
+        return exchange
 
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """A request the pipeline admitted: its exchange, and the services that serve it."""
-
-    exchange: Exchange
-    services: Services
+    @property
+    def services(self) -> Services:
+        services: Services = self.scope["app"].state.services
+        return services
 
     @property
     def grant(self) -> AccessGrant:
-        assert self.exchange.grant is not None, "the product takes an access token"
-        return self.exchange.grant
+        grant = self.exchange.grant
+        assert grant is not None, "the product takes an access token"
+        return grant
 
     @property
     def consent(self) -> ConsentView:
-        assert self.exchange.consent is not None, "the product needs a consent"
-        return self.exchange.consent
+        consent = self.exchange.consent
+        assert consent is not None, "the product needs a consent"
+        return consent
 
     @property
     def partner_id(self) -> str:
@@ -57,9 +62,13 @@ class Call:
         )
 
 
-async def get_call(request: Request) -> Call:
-    exchange: Exchange = request.scope["state"]["exchange"]
-    return Call(exchange, request.app.state.services)
+class CallRoute(APIRoute):
+    """A route whose handler receives a `Call` (set as `route_class` of the routers)."""
 
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
 
-CallDep = Annotated[Call, Depends(get_call)]
+        async def admitted(request: Request) -> Response:
+            return await handler(Call(request.scope, request.receive))
+
+        return admitted

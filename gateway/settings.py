@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     fapi_profile: FapiProfile | None = None
     otlp_endpoint: str = ""
-    trace_sample_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
+    trace_sample_ratio: float = Field(default=0.01, ge=0.0, le=1.0)
     log_level: str = "INFO"
     log_json: bool = True
 

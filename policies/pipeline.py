@@ -201,6 +201,19 @@ def _no_span(name: str) -> AbstractContextManager[object]:
     return nullcontext()
 
 
+def _overrides(stage: Stage, phase: str) -> bool:
+    return getattr(type(stage), phase, None) is not getattr(BaseStage, phase)
+
+
+@dataclass(frozen=True, slots=True)
+class _Phase:
+    """One stage's part in one phase: None when the stage does nothing there."""
+
+    stage: Stage
+    call: Callable[[Exchange], Awaitable[Outcome | None]] | None
+    span_name: str
+
+
 class Pipeline:
     """Runs stages in their declared order around a route.
 
@@ -209,18 +222,33 @@ class Pipeline:
     """
 
     def __init__(self, stages: Sequence[Stage], *, span: SpanFactory = _no_span) -> None:
-        self.stages = tuple(stages)
         self.span = span
-        # Only stages that take part in the response phase get a span for it.
-        self._responds = {
-            id(s)
-            for s in self.stages
-            if getattr(type(s), "on_response", None) is not BaseStage.on_response
-        }
+        self.stages = tuple(stages)
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        return self._stages
+
+    @stages.setter
+    def stages(self, stages: Sequence[Stage]) -> None:
+        # Resolved once: each request then skips the phases a stage does not take part in.
+        self._stages = tuple(stages)
+        self._requests = [
+            _Phase(s, s.on_request if _overrides(s, "on_request") else None, f"stage {s.name}")
+            for s in self._stages
+        ]
+        self._responses = [
+            _Phase(
+                s,
+                s.on_response if _overrides(s, "on_response") else None,
+                f"stage {s.name} response",
+            )
+            for s in self._stages
+        ]
 
     def stage(self, name: str) -> Stage:
         """The stage called `name` (for wiring and tests)."""
-        return next(s for s in self.stages if s.name == name)
+        return next(s for s in self._stages if s.name == name)
 
     async def run(self, exchange: Exchange, route: Route, render: Render) -> Outcome:
         """The outcome of `exchange`, with every due response phase run.
@@ -230,13 +258,18 @@ class Pipeline:
         """
         ran = 0
         outcome: Outcome | None = None
-        span = self.span if exchange.is_traced else _no_span
+        traced = exchange.is_traced
         try:
             try:
-                for stage in self.stages:
+                for phase in self._requests:
                     ran += 1
-                    with span(f"stage {stage.name}"):
-                        outcome = await stage.on_request(exchange)
+                    if phase.call is None:
+                        continue
+                    if traced:
+                        with self.span(phase.span_name):
+                            outcome = await phase.call(exchange)
+                    else:
+                        outcome = await phase.call(exchange)
                     if outcome is not None:
                         break
             except ProblemError as error:
@@ -245,7 +278,7 @@ class Pipeline:
             except ClientDisconnected:
                 outcome = Outcome(DISCONNECTED, [])
             except Exception:
-                log.exception("stage_failed", stage=self.stages[ran - 1].name)
+                log.exception("stage_failed", stage=self._stages[ran - 1].name)
                 exchange.error = InternalError()
                 outcome = render(exchange, exchange.error)
             if outcome is None:
@@ -261,17 +294,21 @@ class Pipeline:
     async def _respond(self, exchange: Exchange, ran: int, render: Render) -> None:
         """The response phases of the first `ran` stages, last first."""
         traced = exchange.is_traced
-        for stage in reversed(self.stages[:ran]):
-            span = self.span if traced and id(stage) in self._responds else _no_span
+        for phase in reversed(self._responses[:ran]):
+            if phase.call is None:
+                continue
             try:
-                with span(f"stage {stage.name} response"):
-                    await stage.on_response(exchange)
+                if traced:
+                    with self.span(phase.span_name):
+                        await phase.call(exchange)
+                else:
+                    await phase.call(exchange)
             except Exception as exc:
                 # A response phase that fails (an audit write, say) must not let the original
                 # answer through: the client learns that the request did not complete.
                 if isinstance(exc, ProblemError):
                     exchange.error = exc
                 else:
-                    log.exception("stage_response_failed", stage=stage.name)
+                    log.exception("stage_response_failed", stage=phase.stage.name)
                     exchange.error = InternalError()
                 exchange.outcome = render(exchange, exchange.error)

@@ -8,14 +8,15 @@ latency. Placed first in the pipeline, its response phase sees every outcome.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Protocol
 
-import structlog
-
-from policies.errors import ProblemError
 from policies.pipeline import BaseStage, Exchange
 
-_log = structlog.get_logger("obgw.request")
+
+class LogSink(Protocol):
+    """Where request lines go (the gateway's log stream)."""
+
+    def write(self, event: dict[str, Any]) -> None: ...
 
 
 class RequestLog(BaseStage):
@@ -23,26 +24,26 @@ class RequestLog(BaseStage):
 
     name = "request_log"
 
-    def __init__(self, logger: Any = None) -> None:
-        self.log = logger or _log
+    def __init__(self, sink: LogSink) -> None:
+        self.sink = sink
 
     async def on_response(self, exchange: Exchange) -> None:
         error = exchange.error
+        caller = exchange.caller
         # A broken log stream must not fail the request it reports.
         with contextlib.suppress(Exception):
-            self._write(exchange, error)
-
-    def _write(self, exchange: Exchange, error: ProblemError | None) -> None:
-        self.log.info(
-            "request",
-            request_id=exchange.request_id,
-            trace_id=exchange.trace_id,
-            method=exchange.method,
-            route=exchange.route,
-            product=exchange.product.name,
-            partner_id=exchange.partner_id,
-            client_id=exchange.client_id,
-            status=exchange.status,
-            problem=error.code if error is not None else None,
-            latency_ms=round(exchange.elapsed_ms, 3),
-        )
+            self.sink.write(
+                {
+                    "request_id": exchange.request_id,
+                    "trace_id": exchange.trace_id,
+                    "method": exchange.method,
+                    "route": exchange.route,
+                    "product": exchange.product.name,
+                    "partner_id": caller.partner_id if caller is not None else None,
+                    "client_id": caller.client_id if caller is not None else None,
+                    "status": exchange.status,
+                    "problem": error.code if error is not None else None,
+                    "latency_ms": round(exchange.elapsed_ms, 3),
+                    "event": "request",
+                }
+            )

@@ -114,6 +114,7 @@ class SandboxCore:
     """A simulated core bank offering every capability, deterministic per partner and seed."""
 
     name = "sandbox"
+    in_process = True
 
     def __init__(self, clock: Callable[[str], datetime] | None = None) -> None:
         self._clock = clock or _utc_now

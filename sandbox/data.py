@@ -221,17 +221,28 @@ def customer_ref(partner_id: str, username: str) -> str:
 
 @dataclass(slots=True)
 class AccountBook:
-    """An account with its opening balance and its transactions, newest first."""
+    """An account with its opening balance and its transactions, newest first.
+
+    The booked balance is summed once and kept; `post` is the way to add a transaction.
+    """
 
     account: Account
     opening_balance: Decimal
     transactions: list[Transaction] = field(default_factory=list)
+    _booked: Decimal | None = field(default=None, repr=False, compare=False)
 
     @property
     def booked_balance(self) -> Decimal:
         """The opening balance plus every booked transaction."""
-        booked = sum((signed(t) for t in self.transactions if t.status == "Booked"), Decimal(0))
-        return (self.opening_balance + booked).quantize(CENT)
+        if self._booked is None:
+            booked = sum((signed(t) for t in self.transactions if t.status == "Booked"), CENT * 0)
+            self._booked = (self.opening_balance + booked).quantize(CENT)
+        return self._booked
+
+    def post(self, transaction: Transaction) -> None:
+        """Add a transaction (the newest) to the book."""
+        self.transactions.insert(0, transaction)
+        self._booked = None
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from gateway.app import create_app
 from gateway.settings import Settings
 from gateway.storage.database import Database
+from gateway.telemetry.logging import flush as flush_logs
 
 PG_ADMIN_URL = os.environ.get("OBGW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("OBGW_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -31,6 +32,13 @@ def service_missing(what: str, why: object) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(message)
     pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _flush_logs() -> Iterator[None]:
+    """Each test's log lines land in its own captured output."""
+    yield
+    flush_logs()
 
 
 @pytest.fixture(scope="session")

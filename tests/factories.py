@@ -239,8 +239,12 @@ async def ops_token(app: FastAPI, client: httpx.AsyncClient, scope: str = "ops:r
     return str(response.json()["access_token"])
 
 
-def json_lines(output: str) -> list[dict[str, Any]]:
-    """The JSON log lines in captured standard output."""
+def json_lines(capture: Any) -> list[dict[str, Any]]:
+    """The JSON log lines written to standard output so far (pending lines flushed first)."""
     import json
 
+    from gateway.telemetry.logging import flush
+
+    flush()
+    output = capture.readouterr().out
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]

@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from starlette.responses import Response
 
 from adapters.contract import Account, PageRequest
 from gateway.accounts.schemas import AccountIdPattern, AccountOut, BalanceOut
-from gateway.deps import Call, CallDep
+from gateway.deps import Call, CallRoute
 from gateway.errors import NotFoundError
 from gateway.http.params import Cursor, PageSize
+from gateway.http.responses import ModelResponse
 from gateway.http.routing import product
 from gateway.http.schemas import Money, Page
 from policies.masking import mask_account_number
 
-router = APIRouter(prefix="/v1/accounts", tags=["Accounts"])
+router = APIRouter(prefix="/v1/accounts", tags=["Accounts"], route_class=CallRoute)
 AccountPage = Page[AccountOut]
 BalancePage = Page[BalanceOut]
 AccountId = Annotated[
@@ -33,7 +35,7 @@ def _account_ref(call: Call, account_id: str) -> str:
 
 def _account(call: Call, account_id: str, account: Account) -> AccountOut:
     detailed = "ReadAccountsDetail" in call.consent.permissions
-    return AccountOut.model_construct(
+    return AccountOut(
         account_id=account_id,
         account_type=account.account_type,
         account_subtype=account.account_subtype,
@@ -51,10 +53,9 @@ def _account(call: Call, account_id: str, account: Account) -> AccountOut:
     "",
     summary="The consented accounts",
     openapi_extra=product("accounts.list", problems=[501, 503, 504]),
+    response_model=AccountPage,
 )
-async def list_accounts(
-    call: CallDep, page_size: PageSize = 50, cursor: Cursor = None
-) -> AccountPage:
+async def list_accounts(call: Call, page_size: PageSize = 50, cursor: Cursor = None) -> Response:
     """The accounts the customer selected when authorising the consent, in opening order."""
     consent = call.consent
     assert consent.customer_ref is not None
@@ -65,9 +66,11 @@ async def list_accounts(
         PageRequest(page_size, cursor),
         only=frozenset(ids),
     )
-    return AccountPage.model_construct(
-        data=[_account(call, ids[a.core_ref], a) for a in found.items],
-        next_cursor=found.next_cursor,
+    return ModelResponse(
+        AccountPage(
+            data=[_account(call, ids[a.core_ref], a) for a in found.items],
+            next_cursor=found.next_cursor,
+        )
     )
 
 
@@ -75,33 +78,37 @@ async def list_accounts(
     "/{account_id}",
     summary="One consented account",
     openapi_extra=product("accounts.read", problems=[501, 503, 504]),
+    response_model=AccountOut,
 )
-async def get_account(call: CallDep, account_id: AccountId) -> AccountOut:
+async def get_account(call: Call, account_id: AccountId) -> Response:
     """One account the customer selected for this consent."""
     accounts = call.services.core.accounts
     account = await accounts.get_account(call.core_context(), _account_ref(call, account_id))
-    return _account(call, account_id, account)
+    return ModelResponse(_account(call, account_id, account))
 
 
 @router.get(
     "/{account_id}/balances",
     summary="Balances of a consented account",
     openapi_extra=product("accounts.balances.read", problems=[501, 503, 504]),
+    response_model=BalancePage,
 )
-async def get_balances(call: CallDep, account_id: AccountId) -> BalancePage:
+async def get_balances(call: Call, account_id: AccountId) -> Response:
     """The booked and available balances of one consented account, as of now."""
     accounts = call.services.core.accounts
     balances = await accounts.get_balances(call.core_context(), _account_ref(call, account_id))
-    return BalancePage.model_construct(
-        data=[
-            BalanceOut.model_construct(
-                account_id=account_id,
-                type=b.type.value,
-                amount=Money.of(b.amount),
-                credit_debit=b.credit_debit,
-                as_of=b.as_of,
-            )
-            for b in balances
-        ],
-        next_cursor=None,
+    return ModelResponse(
+        BalancePage(
+            data=[
+                BalanceOut(
+                    account_id=account_id,
+                    type=b.type.value,
+                    amount=Money.of(b.amount),
+                    credit_debit=b.credit_debit,
+                    as_of=b.as_of,
+                )
+                for b in balances
+            ],
+            next_cursor=None,
+        )
     )

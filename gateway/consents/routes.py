@@ -9,11 +9,11 @@ from starlette.responses import Response
 
 from gateway.consents.models import Consent
 from gateway.consents.schemas import ConsentIdPattern, ConsentOut, ConsentRequest
-from gateway.deps import Call, CallDep
+from gateway.deps import Call, CallRoute
 from gateway.errors import NotFoundError
 from gateway.http.routing import product
 
-router = APIRouter(prefix="/v1/consents", tags=["Consents"])
+router = APIRouter(prefix="/v1/consents", tags=["Consents"], route_class=CallRoute)
 ConsentId = Annotated[str, Path(pattern=ConsentIdPattern, description="A consent id")]
 
 
@@ -32,7 +32,7 @@ async def _own(call: Call, consent_id: str) -> Consent:
     response_description="The consent, awaiting the customer's authorisation.",
 )
 async def create_consent(
-    call: CallDep, response: Response, body: Annotated[ConsentRequest, Body()]
+    call: Call, response: Response, body: Annotated[ConsentRequest, Body()]
 ) -> ConsentOut:
     """Create a consent for the customer to authorise through `/oauth/par` and
     `/oauth/authorize`. It is `AwaitingAuthorisation` until then."""
@@ -53,7 +53,7 @@ async def create_consent(
     summary="A consent and its status",
     openapi_extra=product("consents.read", problems=[404]),
 )
-async def get_consent(call: CallDep, consent_id: ConsentId) -> ConsentOut:
+async def get_consent(call: Call, consent_id: ConsentId) -> ConsentOut:
     """One of the partner's consents, with its current status."""
     return ConsentOut.of(await _own(call, consent_id))
 
@@ -65,7 +65,7 @@ async def get_consent(call: CallDep, consent_id: ConsentId) -> ConsentOut:
     openapi_extra=product("consents.revoke", problems=[404]),
     response_class=Response,
 )
-async def revoke_consent(call: CallDep, consent_id: ConsentId) -> Response:
+async def revoke_consent(call: Call, consent_id: ConsentId) -> Response:
     """Revoke a consent: its tokens stop working on every replica within a second, and a
     `consent.revoked` event is written. Revoking twice is harmless."""
     await _own(call, consent_id)

@@ -11,7 +11,6 @@ the response phases.
 from __future__ import annotations
 
 import re
-import uuid
 
 import structlog
 from starlette.datastructures import Headers
@@ -20,8 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import PayloadTooLargeError, ProblemError, problem_outcome
 from gateway.http.routing import RouteTable
+from gateway.ids import new_request_id
 from gateway.telemetry.logging import current_request
-from gateway.telemetry.tracing import Tracing, mark_error, trace_id_of
+from gateway.telemetry.tracing import Tracing, mark_error
 from policies.catalog import SecurityLevel
 from policies.errors import InternalError
 from policies.pipeline import DISCONNECTED, ClientDisconnected, Exchange, Outcome, Pipeline
@@ -31,8 +31,11 @@ log = structlog.get_logger("obgw.http")
 NO_STORE = (b"cache-control", b"no-store")
 
 
-def _safe(value: str | None) -> str | None:
-    return value if value is not None and SAFE_ID.match(value) else None
+def _safe(value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    text = value.decode("latin-1")
+    return text if SAFE_ID.match(text) else None
 
 
 class PipelineHost:
@@ -60,9 +63,10 @@ class PipelineHost:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        request_id = _safe(headers.get("x-request-id")) or str(uuid.uuid4())
+        raw = dict(scope["headers"])  # one pass; the Headers lookups scan the list each time
+        request_id = _safe(raw.get(b"x-request-id")) or new_request_id()
         # FAPI: echo the client's interaction id, or give the exchange one of ours.
-        interaction_id = _safe(headers.get("x-fapi-interaction-id")) or request_id
+        interaction_id = _safe(raw.get(b"x-fapi-interaction-id")) or request_id
         method: str = scope["method"]
         resolved = self.table.resolve(method, scope["path"])
         raw_path = scope.get("raw_path")
@@ -79,15 +83,15 @@ class PipelineHost:
             request_id=request_id,
             client_address=client[0] if client else "",
         )
-        body = _Body(receive, self.max_body_bytes, headers)
+        body = _Body(receive, self.max_body_bytes, raw)
         exchange.read_body = body.read
         state = scope.setdefault("state", {})
         state["exchange"] = exchange
         state["request_id"] = request_id
-        span_name = f"{method} {resolved.template or 'unrouted'}"
-        with self.tracing.server_span(span_name, headers) as span:
-            exchange.trace_id = trace_id_of(span)
-            exchange.is_traced = span.is_recording()
+        server = self.tracing.open_server_span(resolved.span_name, headers)
+        try:
+            exchange.trace_id = server.trace_id
+            exchange.is_traced = server.is_recording
             token = current_request.set(exchange)
             try:
                 outcome = await self.pipeline.run(
@@ -95,7 +99,8 @@ class PipelineHost:
                 )
             finally:
                 current_request.reset(token)
-            if exchange.is_traced:
+            if server.span is not None and exchange.is_traced:
+                span = server.span
                 span.set_attributes(
                     {
                         "http.request.method": method,
@@ -110,6 +115,13 @@ class PipelineHost:
                 if exchange.error is not None:
                     span.set_attribute("obgw.problem", exchange.error.code)
                 mark_error(span, outcome.status)
+        finally:
+            self.tracing.close_server_span(server)
+            # The server's `receive` belongs to an object that holds this scope, which holds
+            # the exchange: let go of it, so the request's objects die with the request
+            # instead of waiting for the cycle collector.
+            body.release()
+            exchange.read_body = _no_body
         await self._send(send, exchange, outcome, interaction_id, is_head=method == "HEAD")
 
     async def _route(self, scope: Scope, body: _Body, exchange: Exchange) -> Outcome:
@@ -182,19 +194,27 @@ class PipelineHost:
         await send({"type": "http.response.body", "body": body})
 
 
+async def _no_body() -> bytes:
+    return b""
+
+
+async def _disconnected() -> Message:
+    return {"type": "http.disconnect"}
+
+
 class _Body:
     """The request body: read at most once from the server, within the size limit, then
     replayed to the app (a stage may have read it first)."""
 
-    def __init__(self, receive: Receive, limit: int, headers: Headers) -> None:
+    def __init__(self, receive: Receive, limit: int, headers: dict[bytes, bytes]) -> None:
         self._receive = receive
         self._limit = limit
         self._buffered: bytes | None = None
         self._received = 0
         self._replayed = False
-        declared = headers.get("content-length")
+        declared = headers.get(b"content-length")
         self._too_large = declared is not None and declared.isdigit() and int(declared) > limit
-        self.is_expected = "transfer-encoding" in headers or declared not in (None, "0")
+        self.is_expected = b"transfer-encoding" in headers or declared not in (None, b"0")
 
     def _error(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(f"Request bodies are limited to {self._limit} bytes.")
@@ -208,6 +228,9 @@ class _Body:
             if self._received > self._limit:
                 raise self._error()
         return message
+
+    def release(self) -> None:
+        self._receive = _disconnected
 
     async def read(self) -> bytes:
         """The whole body (for a stage); raises `ClientDisconnect` if the client went away."""

@@ -42,10 +42,12 @@ def product_of(route: object) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """A request's product and its route template (`/v1/accounts/{account_id}`)."""
+    """A request's product, its route template (`/v1/accounts/{account_id}`) and the name of
+    its server span (`GET /v1/accounts/{account_id}`)."""
 
     product: Product
     template: str
+    span_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,7 @@ class _Entry:
     prefix: str
     regex: re.Pattern[str]
     methods: frozenset[str]
-    resolved: Resolved
+    resolved: dict[str, Resolved]
 
 
 class RouteTable:
@@ -85,21 +87,25 @@ class RouteTable:
         if unknown:
             needed = ", ".join(sorted(unknown))
             raise CatalogError(f"the product catalogue lacks products that routes need: {needed}")
-        self._unrouted = Resolved(catalog.product(UNROUTED), "")
+        self._unrouted = {
+            method: Resolved(catalog.product(UNROUTED), "", f"{method} unrouted")
+            for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+        }
+        self._unknown_method = Resolved(catalog.product(UNROUTED), "", "HTTP unrouted")
 
     def resolve(self, method: str, path: str) -> Resolved:
         """The product serving `method path`; paths and methods no route serves are `unrouted`."""
         for entry in self._static.get(path, ()):
             if method in entry.methods:
-                return entry.resolved
+                return entry.resolved[method]
         for entry in self._templated:
             if (
                 path.startswith(entry.prefix)
                 and method in entry.methods
                 and entry.regex.match(path)
             ):
-                return entry.resolved
-        return self._unrouted
+                return entry.resolved[method]
+        return self._unrouted.get(method, self._unknown_method)
 
 
 def _entry(route: RouteContext, resolved_product: Product) -> _Entry:
@@ -111,5 +117,5 @@ def _entry(route: RouteContext, resolved_product: Product) -> _Entry:
         prefix=path.partition("{")[0],
         regex=route.path_regex,
         methods=frozenset(methods),
-        resolved=Resolved(resolved_product, path),
+        resolved={m: Resolved(resolved_product, path, f"{m} {path}") for m in methods},
     )

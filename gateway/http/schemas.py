@@ -53,7 +53,7 @@ class Money(Schema):
 
     @classmethod
     def of(cls, amount: CoreMoney) -> Money:
-        return cls.model_construct(value=str(amount.value.quantize(CENT)), currency=amount.currency)
+        return cls(value=str(amount.value.quantize(CENT)), currency=amount.currency)
 
 
 class Page(Schema, Generic[T]):

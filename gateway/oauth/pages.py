@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from adapters.contract import Customer
 from adapters.identity import CustomerAuthenticator
-from gateway.deps import ServicesDep
+from gateway.deps import Call, CallRoute
 from gateway.errors import InvalidRequestError
 from gateway.http.routing import product
 from gateway.http.templates import templates
@@ -26,7 +26,7 @@ from gateway.oauth.requests import OAuthError
 from gateway.services import Services
 from policies.masking import mask_account_number, mask_mobile
 
-router = APIRouter(tags=["OAuth 2.0"], include_in_schema=False)
+router = APIRouter(tags=["OAuth 2.0"], include_in_schema=False, route_class=CallRoute)
 PAGES = product("oauth.authorize")
 INTERACTION_TTL = 600
 PAGE_HEADERS = {
@@ -154,9 +154,10 @@ async def _consent_page(
 
 
 @router.get("/oauth/authorize", openapi_extra=PAGES)
-async def authorize(request: Request, services: ServicesDep) -> Response:
-    client_id = request.query_params.get("client_id", "")
-    request_uri = request.query_params.get("request_uri", "")
+async def authorize(call: Call) -> Response:
+    services = call.services
+    client_id = call.query_params.get("client_id", "")
+    request_uri = call.query_params.get("request_uri", "")
     if not client_id or not request_uri:
         raise InvalidRequestError(
             "pushed authorization is required: pass client_id and the request_uri from /oauth/par"
@@ -179,8 +180,9 @@ async def authorize(request: Request, services: ServicesDep) -> Response:
 
 
 @router.post("/oauth/authorize/login", openapi_extra=PAGES)
-async def login(request: Request, services: ServicesDep) -> Response:
-    form = await request.form()
+async def login(call: Call) -> Response:
+    services = call.services
+    form = await call.form()
     claims = _verify(services, str(form.get("interaction", "")), "login")
     pushed = await _pending(services, claims)
     partner_id = claims["partner_id"]
@@ -226,8 +228,9 @@ async def login(request: Request, services: ServicesDep) -> Response:
 
 
 @router.post("/oauth/authorize/otp", openapi_extra=PAGES)
-async def one_time_code(request: Request, services: ServicesDep) -> Response:
-    form = await request.form()
+async def one_time_code(call: Call) -> Response:
+    services = call.services
+    form = await call.form()
     claims = _verify(services, str(form.get("interaction", "")), "otp")
     pushed = await _pending(services, claims)
     partner_id, username = claims["partner_id"], claims["username"]
@@ -256,8 +259,9 @@ async def one_time_code(request: Request, services: ServicesDep) -> Response:
 
 
 @router.post("/oauth/authorize/decision", openapi_extra=PAGES)
-async def decision(request: Request, services: ServicesDep) -> Response:
-    form = await request.form()
+async def decision(call: Call) -> Response:
+    services = call.services
+    form = await call.form()
     claims = _verify(services, str(form.get("interaction", "")), "consent")
     pushed = await _pending(services, claims)
     partner_id = claims["partner_id"]

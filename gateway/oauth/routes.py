@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from gateway.deps import Call, CallDep, ServicesDep
+from gateway.deps import Call, CallRoute
 from gateway.http.openapi import form_body
 from gateway.http.routing import product
 from gateway.oauth.clients import GatewayOAuth2Request, OAuthClient
@@ -30,7 +30,7 @@ from gateway.services import Services
 from policies.dpop import DPOP_ALGS, DPoPError, UseDPoPNonce, single_header
 from policies.pipeline import Caller
 
-router = APIRouter(tags=["OAuth 2.0"])
+router = APIRouter(tags=["OAuth 2.0"], route_class=CallRoute)
 
 
 def metadata(services: Services) -> dict[str, Any]:
@@ -68,8 +68,9 @@ def metadata(services: Services) -> dict[str, Any]:
     openapi_extra=product("oauth.metadata.read"),
     responses={200: {"model": ServerMetadata, "description": "RFC 8414 metadata."}},
 )
-async def authorization_server_metadata(services: ServicesDep) -> Response:
+async def authorization_server_metadata(call: Call) -> Response:
     """The authorization server's endpoints and capabilities (RFC 8414)."""
+    services = call.services
     return json_response(metadata(services), headers={"Cache-Control": "max-age=300"})
 
 
@@ -79,8 +80,9 @@ async def authorization_server_metadata(services: ServicesDep) -> Response:
     openapi_extra=product("oauth.jwks.read"),
     responses={200: {"model": JsonWebKeySet, "description": "The signing keys in use."}},
 )
-async def jwks(services: ServicesDep) -> Response:
+async def jwks(call: Call) -> Response:
     """The keys that sign access tokens; a rotated key stays until its tokens expire."""
+    services = call.services
     return json_response(services.keys.jwks(), headers={"Cache-Control": "max-age=60"})
 
 
@@ -160,12 +162,12 @@ def _authlib_result(request: Request, result: tuple[int, Any, Any]) -> Response:
     openapi_extra=product("oauth.par", **form_body(PushedAuthorizationRequest)),
     responses={201: {"model": PushedAuthorizationResponse, "description": "Pushed."}},
 )
-async def pushed_authorization_request(request: Request, call: CallDep) -> Response:
+async def pushed_authorization_request(call: Call) -> Response:
     """Push the authorization request of a consent (PKCE S256 required; `dpop_jkt` or a
     DPoP proof binds the code to a key). The `request_uri` is single use, for 90 s."""
     services = call.services
     try:
-        oauth_request = await _oauth_request(services, request, "/oauth/par")
+        oauth_request = await _oauth_request(services, call, "/oauth/par")
         methods = AuthMethod.accepted(strict=services.settings.is_strict)
         client = await run_in_threadpool(
             services.auth_server.authenticate_client, oauth_request, methods, "par"
@@ -174,9 +176,9 @@ async def pushed_authorization_request(request: Request, call: CallDep) -> Respo
         _identify(call, oauth_request)
         pushed = await services.flow.push(client.client, oauth_request.form, oauth_request.dpop_jkt)
     except OAuthError as error:
-        return oauth_error_response(request, error)
+        return oauth_error_response(call, error)
     except OAuth2Error as error:
-        return _authlib_error(request, error)
+        return _authlib_error(call, error)
     return json_response(
         {"request_uri": pushed.request_uri, "expires_in": services.settings.par_ttl}, 201
     )
@@ -188,21 +190,21 @@ async def pushed_authorization_request(request: Request, call: CallDep) -> Respo
     openapi_extra=product("oauth.token", **form_body(TokenRequest)),
     responses={200: {"model": TokenResponse, "description": "The access token."}},
 )
-async def token(request: Request, call: CallDep) -> Response:
+async def token(call: Call) -> Response:
     """Client credentials, authorization code (PKCE S256, single use, 60 s) and refresh
     token grants. With a `DPoP` proof the tokens are bound to its key (`token_type: DPoP`)."""
     services = call.services
     try:
-        oauth_request = await _oauth_request(services, request, "/oauth/token")
+        oauth_request = await _oauth_request(services, call, "/oauth/token")
         if services.settings.is_strict and oauth_request.dpop_jkt is None:
             raise OAuthError("invalid_dpop_proof", "the strict profile requires a DPoP proof")
         if not oauth_request.form.get("grant_type"):
             raise OAuthError("invalid_request", "'grant_type' is required")
         result = await run_in_threadpool(services.auth_server.create_token_response, oauth_request)
     except OAuthError as error:
-        return oauth_error_response(request, error)
+        return oauth_error_response(call, error)
     _identify(call, oauth_request)
-    return _authlib_result(request, result)
+    return _authlib_result(call, result)
 
 
 def _identify(call: Call, oauth_request: GatewayOAuth2Request) -> None:
@@ -212,20 +214,20 @@ def _identify(call: Call, oauth_request: GatewayOAuth2Request) -> None:
         call.exchange.caller = Caller(client.client.client_id, client.client.partner_id)
 
 
-async def _endpoint(request: Request, call: Call, name: str, path: str) -> Response:
+async def _endpoint(call: Call, name: str, path: str) -> Response:
     services = call.services
     try:
-        oauth_request = await _oauth_request(services, request, path)
+        oauth_request = await _oauth_request(services, call, path)
         result = await run_in_threadpool(
             services.auth_server.create_endpoint_response, name, oauth_request
         )
     except OAuthError as error:
-        return oauth_error_response(request, error)
+        return oauth_error_response(call, error)
     _identify(call, oauth_request)
     status, body, _ = result
     if status >= 400:
         return oauth_error_response(
-            request,
+            call,
             OAuthError(
                 body.get("error", "invalid_request"),
                 body.get("error_description", "the request was refused"),
@@ -241,10 +243,10 @@ async def _endpoint(request: Request, call: Call, name: str, path: str) -> Respo
     openapi_extra=product("oauth.revoke", **form_body(TokenHintRequest)),
     responses={200: {"model": Revoked, "description": "Revoked (or never known)."}},
 )
-async def revoke(request: Request, call: CallDep) -> Response:
+async def revoke(call: Call) -> Response:
     """Revoke one of the client's access or refresh tokens; every replica refuses it
     within a second."""
-    return await _endpoint(request, call, "revocation", "/oauth/revoke")
+    return await _endpoint(call, "revocation", "/oauth/revoke")
 
 
 @router.post(
@@ -253,7 +255,7 @@ async def revoke(request: Request, call: CallDep) -> Response:
     openapi_extra=product("oauth.introspect", **form_body(TokenHintRequest)),
     responses={200: {"model": Introspection, "description": "The token's state."}},
 )
-async def introspect(request: Request, call: CallDep) -> Response:
+async def introspect(call: Call) -> Response:
     """Whether a token is active and what it grants: the client's own tokens, or any token
     for an operations client."""
-    return await _endpoint(request, call, "introspection", "/oauth/introspect")
+    return await _endpoint(call, "introspection", "/oauth/introspect")

@@ -16,11 +16,11 @@ from fastapi import APIRouter
 from pydantic import ConfigDict, Field
 from starlette.responses import Response
 
-from gateway.deps import ServicesDep
+from gateway.deps import Call, CallRoute
 from gateway.http.routing import product
 from gateway.http.schemas import Schema
 
-router = APIRouter(tags=["Operations"])
+router = APIRouter(tags=["Operations"], route_class=CallRoute)
 FEED_STALE_AFTER = 5.0  # seconds without a successful revocation poll
 
 
@@ -77,8 +77,9 @@ async def healthz() -> Liveness:
     openapi_extra=product("ops.health.read"),
     responses={503: {"model": Readiness, "description": "This pod cannot serve now."}},
 )
-async def readyz(services: ServicesDep, response: Response) -> Readiness:
+async def readyz(call: Call, response: Response) -> Readiness:
     """`200` when this pod can serve, `503` when it cannot; the core is reported either way."""
+    services = call.services
     checks = {"database": await services.db.ping()}
     lag = services.revocation_feed.lag()
     checks["revocation_feed"] = lag is not None and lag < FEED_STALE_AFTER

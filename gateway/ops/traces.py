@@ -8,13 +8,13 @@ from fastapi import APIRouter, Path, Query
 from pydantic import ConfigDict, Field
 from pydantic.config import JsonDict
 
-from gateway.deps import Call, CallDep
+from gateway.deps import Call, CallRoute
 from gateway.errors import NotFoundError
 from gateway.http.routing import product
 from gateway.http.schemas import Schema
 from gateway.telemetry.traces import TraceStore
 
-router = APIRouter(prefix="/ops/traces", tags=["Operations"])
+router = APIRouter(prefix="/ops/traces", tags=["Operations"], route_class=CallRoute)
 TraceId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A W3C trace id")]
 
 
@@ -100,9 +100,7 @@ def _store(call: Call) -> TraceStore:
 
 
 @router.get("", summary="Recent traces", openapi_extra=product("ops.traces.read", problems=[404]))
-async def recent_traces(
-    call: CallDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
-) -> TraceList:
+async def recent_traces(call: Call, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> TraceList:
     """The newest traces kept in memory (sampled requests), newest first."""
     return TraceList(data=[TraceSummary(**t) for t in _store(call).recent(limit)])
 
@@ -110,7 +108,7 @@ async def recent_traces(
 @router.get(
     "/{trace_id}", summary="One trace", openapi_extra=product("ops.traces.read", problems=[404])
 )
-async def one_trace(call: CallDep, trace_id: TraceId) -> TraceOut:
+async def one_trace(call: Call, trace_id: TraceId) -> TraceOut:
     """A trace's spans: the request, each pipeline stage and each core call, in order."""
     found = _store(call).trace(trace_id)
     if found is None:

@@ -5,16 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
-from gateway.deps import ServicesDep
+from gateway.deps import Call, CallRoute
 from gateway.http.routing import product
 from gateway.http.templates import templates
 from gateway.oauth.requests import json_response
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=CallRoute)
 
 
 @router.get("/", openapi_extra=product("portal.read"))
-async def portal(services: ServicesDep) -> HTMLResponse:
+async def portal(call: Call) -> HTMLResponse:
+    services = call.services
     settings = services.settings
     html = templates.get_template("portal.html").render(
         base=settings.issuer,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.responses import Response
 
 from adapters.contract import PageRequest
-from gateway.deps import CallDep
+from gateway.deps import Call, CallRoute
 from gateway.http.params import Cursor, PageSize
+from gateway.http.responses import ModelResponse
 from gateway.http.routing import product
 from gateway.http.schemas import Money, Page
 from gateway.products.schemas import (
@@ -16,7 +18,7 @@ from gateway.products.schemas import (
     WealthProductOut,
 )
 
-router = APIRouter(prefix="/v1", tags=["Capabilities and products"])
+router = APIRouter(prefix="/v1", tags=["Capabilities and products"], route_class=CallRoute)
 DepositProductPage = Page[DepositProductOut]
 LoanProductPage = Page[LoanProductOut]
 WealthProductPage = Page[WealthProductOut]
@@ -31,14 +33,17 @@ def _product_id(core_ref: str) -> str:
     "/capabilities",
     summary="What this bank's core supports",
     openapi_extra=product("capabilities.read"),
+    response_model=CapabilitiesOut,
 )
-async def capabilities(call: CallDep) -> CapabilitiesOut:
+async def capabilities(call: Call) -> Response:
     """The capabilities the bank's core declares; any valid access token may ask."""
     services = call.services
-    return CapabilitiesOut(
-        core=services.core.name,
-        environment=services.settings.environment.value,
-        capabilities=sorted(c.value for c in services.core.capabilities()),
+    return ModelResponse(
+        CapabilitiesOut(
+            core=services.core.name,
+            environment=services.settings.environment.value,
+            capabilities=sorted(c.value for c in services.core.capabilities()),
+        )
     )
 
 
@@ -46,28 +51,29 @@ async def capabilities(call: CallDep) -> CapabilitiesOut:
     "/products/deposits",
     summary="Term-deposit products",
     openapi_extra=product("products.deposits.read", problems=CORE_PROBLEMS),
+    response_model=DepositProductPage,
 )
-async def deposit_products(
-    call: CallDep, page_size: PageSize = 50, cursor: Cursor = None
-) -> DepositProductPage:
+async def deposit_products(call: Call, page_size: PageSize = 50, cursor: Cursor = None) -> Response:
     """The term deposits on offer, with their rates and minimum amounts."""
     found = await call.services.core.deposits.list_deposit_products(
         call.core_context(), PageRequest(page_size, cursor)
     )
-    return DepositProductPage(
-        data=[
-            DepositProductOut(
-                product_id=_product_id(p.core_ref),
-                name=p.name,
-                term_months=p.term_months,
-                annual_rate=str(p.annual_rate),
-                min_amount=Money.of(p.min_amount),
-                currency=p.currency,
-                description=p.description,
-            )
-            for p in found.items
-        ],
-        next_cursor=found.next_cursor,
+    return ModelResponse(
+        DepositProductPage(
+            data=[
+                DepositProductOut(
+                    product_id=_product_id(p.core_ref),
+                    name=p.name,
+                    term_months=p.term_months,
+                    annual_rate=str(p.annual_rate),
+                    min_amount=Money.of(p.min_amount),
+                    currency=p.currency,
+                    description=p.description,
+                )
+                for p in found.items
+            ],
+            next_cursor=found.next_cursor,
+        )
     )
 
 
@@ -75,29 +81,30 @@ async def deposit_products(
     "/products/loans",
     summary="Loan products",
     openapi_extra=product("products.loans.read", problems=CORE_PROBLEMS),
+    response_model=LoanProductPage,
 )
-async def loan_products(
-    call: CallDep, page_size: PageSize = 50, cursor: Cursor = None
-) -> LoanProductPage:
+async def loan_products(call: Call, page_size: PageSize = 50, cursor: Cursor = None) -> Response:
     """The loans on offer, with their amount and term ranges and rates."""
     found = await call.services.core.loans.list_loan_products(
         call.core_context(), PageRequest(page_size, cursor)
     )
-    return LoanProductPage(
-        data=[
-            LoanProductOut(
-                product_id=_product_id(p.core_ref),
-                name=p.name,
-                min_amount=Money.of(p.min_amount),
-                max_amount=Money.of(p.max_amount),
-                min_term_months=p.min_term_months,
-                max_term_months=p.max_term_months,
-                annual_rate=str(p.annual_rate),
-                description=p.description,
-            )
-            for p in found.items
-        ],
-        next_cursor=found.next_cursor,
+    return ModelResponse(
+        LoanProductPage(
+            data=[
+                LoanProductOut(
+                    product_id=_product_id(p.core_ref),
+                    name=p.name,
+                    min_amount=Money.of(p.min_amount),
+                    max_amount=Money.of(p.max_amount),
+                    min_term_months=p.min_term_months,
+                    max_term_months=p.max_term_months,
+                    annual_rate=str(p.annual_rate),
+                    description=p.description,
+                )
+                for p in found.items
+            ],
+            next_cursor=found.next_cursor,
+        )
     )
 
 
@@ -105,27 +112,28 @@ async def loan_products(
     "/products/wealth",
     summary="Wealth-management products",
     openapi_extra=product("products.wealth.read", problems=CORE_PROBLEMS),
+    response_model=WealthProductPage,
 )
-async def wealth_products(
-    call: CallDep, page_size: PageSize = 50, cursor: Cursor = None
-) -> WealthProductPage:
+async def wealth_products(call: Call, page_size: PageSize = 50, cursor: Cursor = None) -> Response:
     """The wealth products on offer, each with its risk level R1-R5: a customer of risk
     tolerance Cn may subscribe products up to Rn."""
     found = await call.services.core.wealth.list_wealth_products(
         call.core_context(), PageRequest(page_size, cursor)
     )
-    return WealthProductPage(
-        data=[
-            WealthProductOut(
-                product_id=_product_id(p.core_ref),
-                name=p.name,
-                risk_level=p.risk_level,
-                expected_annual_return=str(p.expected_annual_return),
-                min_amount=Money.of(p.min_amount),
-                unit_nav=str(p.unit_nav),
-                description=p.description,
-            )
-            for p in found.items
-        ],
-        next_cursor=found.next_cursor,
+    return ModelResponse(
+        WealthProductPage(
+            data=[
+                WealthProductOut(
+                    product_id=_product_id(p.core_ref),
+                    name=p.name,
+                    risk_level=p.risk_level,
+                    expected_annual_return=str(p.expected_annual_return),
+                    min_amount=Money.of(p.min_amount),
+                    unit_nav=str(p.unit_nav),
+                    description=p.description,
+                )
+                for p in found.items
+            ],
+            next_cursor=found.next_cursor,
+        )
     )

@@ -1,25 +1,29 @@
 """Prometheus metrics, exposed at `/metrics` for the ServiceMonitor.
 
-One registry per gateway (not the process-global one), recorded by the pipeline's metrics
-stage (requests by product, method and status; latency) and by the core client (calls and
-errors per operation; breaker state). Labels never carry ids or personal data.
+Requests by product, method and status with a latency histogram, core calls by operation and
+outcome with theirs, and the core's breaker state. Labels never carry ids or personal data.
 
-With `obgw serve --workers N` each worker keeps its own registry and a scrape sees one
-worker; in Kubernetes run one worker per pod and let the replicas scale.
+Recording happens on every request, so it is plain arithmetic on the event loop's thread
+(no locks, no label lookups): each label set owns a `_Series` of counts. A custom collector
+turns them into Prometheus families at scrape time, in a registry per gateway.
+
+With `obgw serve --workers N` each worker keeps its own counts and a scrape sees one worker;
+in Kubernetes run one worker per pod and let the replicas scale.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
 )
+from prometheus_client.registry import Collector
 
 from adapters.resilience import BreakerState
 
@@ -28,57 +32,100 @@ BREAKER_VALUES = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerStat
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
-class Metrics:
-    """The gateway's instruments and their exposition."""
+class _Series:
+    """One label set's count, sum and histogram buckets (cumulated at scrape time)."""
+
+    __slots__ = ("buckets", "count", "total")
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter(
-            "obgw_requests",
-            "Requests answered, by API product, method and status.",
-            ["product", "method", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "obgw_request_duration_seconds",
-            "Time to answer a request, by API product.",
-            ["product"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.core_calls = Counter(
-            "obgw_core_calls",
-            "Calls to the core banking system, by operation and outcome.",
-            ["operation", "outcome"],
-            registry=self.registry,
-        )
-        self.core_latency = Histogram(
-            "obgw_core_call_duration_seconds",
-            "Time a core call took, by operation.",
-            ["operation"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.breaker = Gauge(
-            "obgw_core_breaker_state",
-            "The core's circuit breaker: 0 closed, 1 half-open, 2 open.",
-            ["core"],
-            registry=self.registry,
-        )
+        self.count = 0
+        self.total = 0.0
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+
+    def observe(self, seconds: float) -> None:
+        self.count += 1
+        self.total += seconds
+        self.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        running = 0
+        out = []
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self.buckets, strict=True):
+            running += count
+            out.append(("+Inf" if bound == float("inf") else repr(bound), float(running)))
+        return out
+
+
+class Metrics(Collector):
+    """The gateway's measurements and their exposition."""
+
+    def __init__(self) -> None:
+        self._requests: dict[tuple[str, str, int], _Series] = {}
+        self._core: dict[tuple[str, str], _Series] = {}
+        self._breakers: dict[str, Callable[[], BreakerState]] = {}
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
 
     def request(self, product: str, method: str, status: int, seconds: float) -> None:
         """`policies.metrics.RequestRecorder`: one answered request."""
-        self.requests.labels(product, method, str(status)).inc()
-        self.latency.labels(product).observe(seconds)
+        key = (product, method, status)
+        series = self._requests.get(key)
+        if series is None:
+            series = self._requests[key] = _Series()
+        series.observe(seconds)
 
     def core_call(self, operation: str, outcome: str, seconds: float) -> None:
         """`adapters.resilience.CallRecorder`: one core call and how it ended."""
-        self.core_calls.labels(operation, outcome).inc()
-        self.core_latency.labels(operation).observe(seconds)
+        key = (operation, outcome)
+        series = self._core.get(key)
+        if series is None:
+            series = self._core[key] = _Series()
+        series.observe(seconds)
 
     def watch_breaker(self, core: str, state: Callable[[], BreakerState]) -> None:
         """Report the breaker's state at every scrape."""
-        self.breaker.labels(core).set_function(lambda: BREAKER_VALUES[state()])
+        self._breakers[core] = state
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "obgw_requests",
+            "Requests answered, by API product, method and status.",
+            labels=["product", "method", "status"],
+        )
+        latency = HistogramMetricFamily(
+            "obgw_request_duration_seconds",
+            "Time to answer a request, by API product, method and status.",
+            labels=["product", "method", "status"],
+        )
+        for (product, method, status), series in list(self._requests.items()):
+            labels = [product, method, str(status)]
+            requests.add_metric(labels, series.count)
+            latency.add_metric(labels, series.cumulative(), series.total)
+        yield requests
+        yield latency
+        calls = CounterMetricFamily(
+            "obgw_core_calls",
+            "Calls to the core banking system, by operation and outcome.",
+            labels=["operation", "outcome"],
+        )
+        durations = HistogramMetricFamily(
+            "obgw_core_call_duration_seconds",
+            "Time a core call took, by operation and outcome.",
+            labels=["operation", "outcome"],
+        )
+        for (operation, outcome), series in list(self._core.items()):
+            calls.add_metric([operation, outcome], series.count)
+            durations.add_metric([operation, outcome], series.cumulative(), series.total)
+        yield calls
+        yield durations
+        breaker = GaugeMetricFamily(
+            "obgw_core_breaker_state",
+            "The core's circuit breaker: 0 closed, 1 half-open, 2 open.",
+            labels=["core"],
+        )
+        for core, state in self._breakers.items():
+            breaker.add_metric([core], BREAKER_VALUES[state()])
+        yield breaker
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

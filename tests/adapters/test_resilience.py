@@ -31,6 +31,7 @@ class Customers:
     """A minimal adapter offering only the customers capability, with scripted behaviour."""
 
     name = "scripted"
+    in_process = False
 
     def __init__(self, *, delay: float = 0.0, fail: type[Exception] | None = None) -> None:
         self.delay = delay

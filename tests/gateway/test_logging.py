@@ -15,7 +15,7 @@ class TestNoSecretsInLogs:
     ) -> None:
         """A whole customer flow, including an error, logs each request and no secret,
         token, password, one-time code or name."""
-        capfd.readouterr()
+        json_lines(capfd)
         partner = await sandbox_partner(client)
         grant = await customer_grant(client, partner)
         await client.get(
@@ -27,8 +27,9 @@ class TestNoSecretsInLogs:
             auth=(partner.client_id, "wrong-secret"),
         )
         assert refused.status_code == 401
-        output = capfd.readouterr().out
-        requests = [line for line in json_lines(output) if line["event"] == "request"]
+        lines = json_lines(capfd)
+        output = repr(lines)
+        requests = [line for line in lines if line["event"] == "request"]
         routes = [line["route"] for line in requests]
         assert "/v1/accounts" in routes
         assert "/sandbox/authorize" in routes
