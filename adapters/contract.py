@@ -37,6 +37,8 @@ from opentelemetry import propagate
 
 T = TypeVar("T")
 CreditDebit = Literal["Credit", "Debit"]
+RiskLevel = Literal["R1", "R2", "R3", "R4", "R5"]  # of a wealth product
+RiskTolerance = Literal["C1", "C2", "C3", "C4", "C5"]  # of a customer
 
 
 class Capability(enum.StrEnum):
@@ -109,7 +111,7 @@ class Customer:
     username: str
     full_name: str
     family_name: str
-    risk_tolerance: str  # C1..C5
+    risk_tolerance: RiskTolerance
     kyc_status: str  # Verified | Pending | Failed
     id_number: str = ""
     mobile: str = ""
@@ -192,7 +194,7 @@ class WealthProduct:
 
     core_ref: str
     name: str
-    risk_level: str
+    risk_level: RiskLevel
     expected_annual_return: Decimal
     min_amount: Money
     unit_nav: Decimal

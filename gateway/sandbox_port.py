@@ -66,17 +66,17 @@ class GatewaySandboxPort:
             raise InvalidRequestError(str(exc)) from None
         assert issued.client_secret is not None
         issuer = self.services.settings.issuer
-        return SignupResponse(
-            partner_id=partner.id,
-            client_id=issued.client.client_id,
-            client_secret=issued.client_secret,
-            token_endpoint_auth_method=issued.client.auth_method,
-            scopes=list(issued.client.scopes),
-            redirect_uris=redirect_uris,
-            issuer=issuer,
-            token_endpoint=f"{issuer}/oauth/token",
-            customers=self.customers(partner.id),
-        )
+        return {
+            "partner_id": partner.id,
+            "client_id": issued.client.client_id,
+            "client_secret": issued.client_secret,
+            "token_endpoint_auth_method": issued.client.auth_method,
+            "scopes": list(issued.client.scopes),
+            "redirect_uris": redirect_uris,
+            "issuer": issuer,
+            "token_endpoint": f"{issuer}/oauth/token",
+            "customers": self.customers(partner.id),
+        }
 
     async def authorize(self, client_id: str, partner_id: str, body: AuthorizeRequest) -> str:
         flow = self.services.flow
@@ -97,13 +97,13 @@ class GatewaySandboxPort:
 
     def customers(self, partner_id: str) -> list[TestCustomer]:
         return [
-            TestCustomer(
-                username=c.username,
-                name=c.full_name,
-                risk_tolerance=c.risk_tolerance,
-                kyc_status=c.kyc_status,
-                password=TEST_PASSWORD,
-                one_time_code=ONE_TIME_CODE,
-            )
+            {
+                "username": c.username,
+                "name": c.full_name,
+                "risk_tolerance": c.risk_tolerance,
+                "kyc_status": c.kyc_status,
+                "password": TEST_PASSWORD,
+                "one_time_code": ONE_TIME_CODE,
+            }
             for c in self.bank.list_customers(partner_id)
         ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from adapters.contract import Account, AccountStatus, Customer, Money, Transaction
+from adapters.contract import Account, AccountStatus, Customer, Money, RiskTolerance, Transaction
 
 CENT = Decimal("0.01")
 BANK_BIN = "622848"  # a real debit-card issuer prefix, so numbers look like Chinese bank cards
@@ -81,7 +81,7 @@ class Persona:
 
     username: str
     full_name: str
-    risk_tolerance: str
+    risk_tolerance: RiskTolerance
     is_male: bool
     birth_years: tuple[int, int]
     accounts: tuple[AccountSpec, ...]

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Body, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, with_config
 from pydantic.config import JsonDict
+from typing_extensions import TypedDict
 
 Declare = Callable[[str], dict[str, Any]]
 
@@ -46,40 +47,40 @@ _CUSTOMER: JsonDict = {
 }
 
 
-class TestCustomer(_Body):
+def _closed(*examples: JsonDict) -> ConfigDict:
+    extra: JsonDict = {"examples": [*examples]}
+    return ConfigDict(extra="forbid", json_schema_extra=extra)
+
+
+@with_config(_closed(_CUSTOMER))
+class TestCustomer(TypedDict):
     """A synthetic customer of the partner's sandbox world, with their test credentials."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_CUSTOMER]})
-
-    username: str = Field(examples=["zhang.wei"])
+    username: str
     name: str
-    risk_tolerance: str = Field(pattern=r"^C[1-5]$")
+    risk_tolerance: Annotated[str, Field(pattern=r"^C[1-5]$")]
     kyc_status: str
-    password: str = Field(examples=["sandbox"])
-    one_time_code: str = Field(examples=["123456"])
+    password: str
+    one_time_code: str
 
 
-class SignupResponse(_Body):
-    """The new partner, its client credentials (the secret is shown once) and customers."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "partner_id": "ptn_4kq7mz2n3v5w6x7y2a3b",
-                    "client_id": "cli_4kq7mz2n3v5w6x7y",
-                    "client_secret": "Jx7uQw0m3a5n2b8c4d6e9f1g0h2i4j6k8l0m2n4o6p8",
-                    "token_endpoint_auth_method": "client_secret_basic",
-                    "scopes": ["products", "consents", "collections", "events", "accounts"],
-                    "redirect_uris": ["http://127.0.0.1/callback"],
-                    "issuer": "http://127.0.0.1:8000",
-                    "token_endpoint": "http://127.0.0.1:8000/oauth/token",
-                    "customers": [_CUSTOMER],
-                }
-            ]
-        },
+@with_config(
+    _closed(
+        {
+            "partner_id": "ptn_4kq7mz2n3v5w6x7y2a3b",
+            "client_id": "cli_4kq7mz2n3v5w6x7y",
+            "client_secret": "Jx7uQw0m3a5n2b8c4d6e9f1g0h2i4j6k8l0m2n4o6p8",
+            "token_endpoint_auth_method": "client_secret_basic",
+            "scopes": ["products", "consents", "collections", "events", "accounts"],
+            "redirect_uris": ["http://127.0.0.1/callback"],
+            "issuer": "http://127.0.0.1:8000",
+            "token_endpoint": "http://127.0.0.1:8000/oauth/token",
+            "customers": [_CUSTOMER],
+        }
     )
+)
+class SignupResponse(TypedDict):
+    """The new partner, its client credentials (the secret is shown once) and customers."""
 
     partner_id: str
     client_id: str
@@ -92,13 +93,10 @@ class SignupResponse(_Body):
     customers: list[TestCustomer]
 
 
-class CustomerList(_Body):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"data": [_CUSTOMER], "next_cursor": None}]}
-    )
-
+@with_config(_closed({"data": [_CUSTOMER], "next_cursor": None}))
+class CustomerList(TypedDict):
     data: list[TestCustomer]
-    next_cursor: None = None
+    next_cursor: None
 
 
 class AuthorizeRequest(_Body):
@@ -112,22 +110,19 @@ class AuthorizeRequest(_Body):
     decision: Literal["approve", "deny"] = "approve"
 
 
-class AuthorizeResponse(_Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "redirect_to": "http://127.0.0.1/callback?code=SplxlOBeZQQYbYS6WxSbIA"
-                    "&iss=http%3A%2F%2F127.0.0.1%3A8000&state=af0ifjsldkj"
-                }
-            ]
-        },
+@with_config(
+    _closed(
+        {
+            "redirect_to": "http://127.0.0.1/callback?code=SplxlOBeZQQYbYS6WxSbIA"
+            "&iss=http%3A%2F%2F127.0.0.1%3A8000&state=af0ifjsldkj"
+        }
     )
-
-    redirect_to: str = Field(
-        description="Where the browser would go: the redirect URI with code, state and iss."
-    )
+)
+class AuthorizeResponse(TypedDict):
+    redirect_to: Annotated[
+        str,
+        Field(description="Where the browser would go: the redirect URI with code, state and iss."),
+    ]
 
 
 class SandboxPort(Protocol):
@@ -168,7 +163,7 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
     )
     async def customers(who: tuple[str, str] = caller) -> CustomerList:
         """The test customers of the calling partner's world, with their credentials."""
-        return CustomerList(data=port.customers(who[1]))
+        return {"data": port.customers(who[1]), "next_cursor": None}
 
     @router.post(
         "/authorize",
@@ -180,6 +175,6 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
     ) -> AuthorizeResponse:
         """The consent step for automated tests: the named test customer approves (or
         denies) the pushed request; the answer is where the browser would be redirected."""
-        return AuthorizeResponse(redirect_to=await port.authorize(who[0], who[1], body))
+        return {"redirect_to": await port.authorize(who[0], who[1], body)}
 
     return router

@@ -12,9 +12,9 @@ from gateway.accounts.schemas import AccountIdPattern, AccountOut, BalanceOut
 from gateway.deps import Call, CallRoute
 from gateway.errors import NotFoundError
 from gateway.http.params import Cursor, PageSize
-from gateway.http.responses import ModelResponse
+from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
-from gateway.http.schemas import Money, Page
+from gateway.http.schemas import Page, money
 from policies.masking import mask_account_number
 
 router = APIRouter(prefix="/v1/accounts", tags=["Accounts"], route_class=CallRoute)
@@ -35,18 +35,18 @@ def _account_ref(call: Call, account_id: str) -> str:
 
 def _account(call: Call, account_id: str, account: Account) -> AccountOut:
     detailed = "ReadAccountsDetail" in call.consent.permissions
-    return AccountOut(
-        account_id=account_id,
-        account_type=account.account_type,
-        account_subtype=account.account_subtype,
-        nickname=account.nickname,
-        currency=account.currency,
-        status=account.status.value,
-        opened_on=account.opened_on,
-        account_number=(
+    return {
+        "account_id": account_id,
+        "account_type": account.account_type,
+        "account_subtype": account.account_subtype,
+        "nickname": account.nickname,
+        "currency": account.currency,
+        "status": account.status.value,
+        "opened_on": account.opened_on,
+        "account_number": (
             account.account_number if detailed else mask_account_number(account.account_number)
         ),
-    )
+    }
 
 
 @router.get(
@@ -66,12 +66,11 @@ async def list_accounts(call: Call, page_size: PageSize = 50, cursor: Cursor = N
         PageRequest(page_size, cursor),
         only=frozenset(ids),
     )
-    return ModelResponse(
-        AccountPage(
-            data=[_account(call, ids[a.core_ref], a) for a in found.items],
-            next_cursor=found.next_cursor,
-        )
-    )
+    page: AccountPage = {
+        "data": [_account(call, ids[a.core_ref], a) for a in found.items],
+        "next_cursor": found.next_cursor,
+    }
+    return JsonResponse(page)
 
 
 @router.get(
@@ -84,7 +83,7 @@ async def get_account(call: Call, account_id: AccountId) -> Response:
     """One account the customer selected for this consent."""
     accounts = call.services.core.accounts
     account = await accounts.get_account(call.core_context(), _account_ref(call, account_id))
-    return ModelResponse(_account(call, account_id, account))
+    return JsonResponse(_account(call, account_id, account))
 
 
 @router.get(
@@ -97,18 +96,17 @@ async def get_balances(call: Call, account_id: AccountId) -> Response:
     """The booked and available balances of one consented account, as of now."""
     accounts = call.services.core.accounts
     balances = await accounts.get_balances(call.core_context(), _account_ref(call, account_id))
-    return ModelResponse(
-        BalancePage(
-            data=[
-                BalanceOut(
-                    account_id=account_id,
-                    type=b.type.value,
-                    amount=Money.of(b.amount),
-                    credit_debit=b.credit_debit,
-                    as_of=b.as_of,
-                )
-                for b in balances
-            ],
-            next_cursor=None,
-        )
-    )
+    page: BalancePage = {
+        "data": [
+            {
+                "account_id": account_id,
+                "type": b.type.value,
+                "amount": money(b.amount),
+                "credit_debit": b.credit_debit,
+                "as_of": b.as_of,
+            }
+            for b in balances
+        ],
+        "next_cursor": None,
+    }
+    return JsonResponse(page)

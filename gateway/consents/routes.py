@@ -8,9 +8,10 @@ from fastapi import APIRouter, Body, Path
 from starlette.responses import Response
 
 from gateway.consents.models import Consent
-from gateway.consents.schemas import ConsentIdPattern, ConsentOut, ConsentRequest
+from gateway.consents.schemas import ConsentIdPattern, ConsentOut, ConsentRequest, consent_out
 from gateway.deps import Call, CallRoute
 from gateway.errors import NotFoundError
+from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
 
 router = APIRouter(prefix="/v1/consents", tags=["Consents"], route_class=CallRoute)
@@ -29,11 +30,10 @@ async def _own(call: Call, consent_id: str) -> Consent:
     status_code=201,
     summary="Ask for a consent",
     openapi_extra=product("consents.create"),
+    response_model=ConsentOut,
     response_description="The consent, awaiting the customer's authorisation.",
 )
-async def create_consent(
-    call: Call, response: Response, body: Annotated[ConsentRequest, Body()]
-) -> ConsentOut:
+async def create_consent(call: Call, body: Annotated[ConsentRequest, Body()]) -> Response:
     """Create a consent for the customer to authorise through `/oauth/par` and
     `/oauth/authorize`. It is `AwaitingAuthorisation` until then."""
     consent = await call.services.consents.create(
@@ -44,18 +44,20 @@ async def create_consent(
         expires_at=body.expires_at,
         payment=body.payment.model_dump() if body.payment else None,
     )
-    response.headers["Location"] = f"/v1/consents/{consent.id}"
-    return ConsentOut.of(consent)
+    return JsonResponse(
+        consent_out(consent), 201, headers={"Location": f"/v1/consents/{consent.id}"}
+    )
 
 
 @router.get(
     "/{consent_id}",
     summary="A consent and its status",
     openapi_extra=product("consents.read", problems=[404]),
+    response_model=ConsentOut,
 )
-async def get_consent(call: Call, consent_id: ConsentId) -> ConsentOut:
+async def get_consent(call: Call, consent_id: ConsentId) -> Response:
     """One of the partner's consents, with its current status."""
-    return ConsentOut.of(await _own(call, consent_id))
+    return JsonResponse(consent_out(await _own(call, consent_id)))
 
 
 @router.delete(

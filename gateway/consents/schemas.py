@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator, with_config
+from typing_extensions import TypedDict
 
 from gateway.clock import utcnow
 from gateway.consents.models import MAX_LIFETIME, Consent
-from gateway.http.schemas import MoneyIn, Schema
+from gateway.http.schemas import Money, MoneyIn, Schema, closed
 from policies.vocabulary import PERMISSIONS, ConsentStatus, ConsentType
 
 ConsentIdPattern = r"^cns_[a-z2-7]{1,64}$"
@@ -77,56 +79,85 @@ class ConsentRequest(Schema):
         return self
 
 
-class ConsentOut(Schema):
+@with_config(closed({"account_number": "6217001234567890123", "name": "阳光小学"}))
+class CreditorOut(TypedDict):
+    account_number: str
+    name: str
+
+
+@with_config(
+    closed(
+        {
+            "amount": {"value": "3800.00", "currency": "CNY"},
+            "creditor": {"account_number": "6217001234567890123", "name": "阳光小学"},
+            "reference": "2026 秋季学费 张小明",
+        }
+    )
+)
+class PaymentTermsOut(TypedDict):
+    """The one payment a payment consent allows."""
+
+    amount: Money
+    creditor: CreditorOut
+    reference: str
+
+
+@with_config(
+    closed(
+        {
+            "consent_id": "cns_tq3vqz6k2n7w4d5fxyabc2e",
+            "type": "account_access",
+            "status": "Authorised",
+            "permissions": ["ReadAccountsBasic", "ReadBalances"],
+            "expires_at": "2027-02-26T02:00:00Z",
+            "created_at": "2026-11-28T02:00:00Z",
+            "status_updated_at": "2026-11-28T02:01:10Z",
+            "payment": None,
+            "customer_id": "psu_x5k2m7qz3v4n6w8d2f5h7j3k4l",
+            "account_ids": ["acc_6n4xq2mjv7k3d5wzr2hbsc3e7fga"],
+        }
+    )
+)
+class ConsentOut(TypedDict):
     """A consent and its status; once authorised, the customer and the accounts chosen."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "consent_id": "cns_tq3vqz6k2n7w4d5fxyabc2e",
-                    "type": "account_access",
-                    "status": "Authorised",
-                    "permissions": ["ReadAccountsBasic", "ReadBalances"],
-                    "expires_at": "2027-02-26T02:00:00Z",
-                    "created_at": "2026-11-28T02:00:00Z",
-                    "status_updated_at": "2026-11-28T02:01:10Z",
-                    "payment": None,
-                    "customer_id": "psu_x5k2m7qz3v4n6w8d2f5h7j3k4l",
-                    "account_ids": ["acc_6n4xq2mjv7k3d5wzr2hbsc3e7fga"],
-                }
-            ]
-        },
-    )
-
-    consent_id: str = Field(pattern=ConsentIdPattern)
+    consent_id: Annotated[str, Field(pattern=ConsentIdPattern)]
     type: ConsentType
     status: ConsentStatus
     permissions: list[str]
     expires_at: datetime | None
     created_at: datetime
     status_updated_at: datetime
-    payment: PaymentTerms | None = None
-    customer_id: str | None = Field(
-        default=None, description="The customer's pairwise id for this partner, once authorised."
-    )
-    account_ids: list[str] | None = Field(
-        default=None, description="The accounts the customer selected, once authorised."
-    )
+    payment: PaymentTermsOut | None
+    customer_id: Annotated[
+        str | None,
+        Field(description="The customer's pairwise id for this partner, once authorised."),
+    ]
+    account_ids: Annotated[
+        list[str] | None, Field(description="The accounts the customer selected, once authorised.")
+    ]
 
-    @classmethod
-    def of(cls, consent: Consent) -> ConsentOut:
-        authorised = consent.psu_id is not None
-        return cls(
-            consent_id=consent.id,
-            type=consent.type,
-            status=consent.status,
-            permissions=list(consent.permissions),
-            expires_at=consent.expires_at,
-            created_at=consent.created_at,
-            status_updated_at=consent.updated_at,
-            payment=PaymentTerms.model_validate(consent.payment) if consent.payment else None,
-            customer_id=consent.psu_id,
-            account_ids=sorted((consent.accounts or {}).keys()) if authorised else None,
-        )
+
+def consent_out(consent: Consent) -> ConsentOut:
+    """A consent as partners see it (never the core's customer reference)."""
+    payment = consent.payment
+    return {
+        "consent_id": consent.id,
+        "type": consent.type,
+        "status": consent.status,
+        "permissions": list(consent.permissions),
+        "expires_at": consent.expires_at,
+        "created_at": consent.created_at,
+        "status_updated_at": consent.updated_at,
+        "payment": (
+            {
+                "amount": payment["amount"],
+                "creditor": payment["creditor"],
+                "reference": payment["reference"],
+            }
+            if payment
+            else None
+        ),
+        "customer_id": consent.psu_id,
+        "account_ids": sorted(consent.accounts or {}) if consent.psu_id is not None else None,
+    }

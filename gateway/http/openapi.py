@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from gateway.errors import PROBLEM_TITLES
 from gateway.http.schemas import Problem
@@ -143,7 +143,7 @@ def complete(
     """`document` with security, problems, headers and examples added (see the module docs)."""
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    models: tuple[type[BaseModel], ...] = (Problem, OAuthProblem, *FORMS)
+    models: tuple[Any, ...] = (Problem, OAuthProblem, *FORMS)
     for model in models:
         _add_model(schemas, model)
     schemas.pop("HTTPValidationError", None)
@@ -161,8 +161,8 @@ def complete(
     return document
 
 
-def _add_model(schemas: dict[str, Any], model: type[BaseModel]) -> None:
-    schema = model.model_json_schema(ref_template=REF)
+def _add_model(schemas: dict[str, Any], model: Any) -> None:
+    schema = TypeAdapter(model).json_schema(ref_template=REF)
     for name, definition in schema.pop("$defs", {}).items():
         schemas.setdefault(name, definition)
     schemas[model.__name__] = schema

@@ -1,24 +1,28 @@
-"""Responses built from typed models, serialised once by pydantic-core.
+"""JSON responses written by orjson.
 
-A route that returns a model lets FastAPI validate it again and serialise it through its
-generic path; a `ModelResponse` serialises the model it is given straight to bytes. Routes
-that use it declare `response_model=` for the API description.
+Response bodies are typed `TypedDict`s (see `gateway.http.schemas`); a route returns
+`JsonResponse(body)` and declares `response_model=` for the API description, so the body is
+serialised once, without being validated again on the way out. Timestamps are written in
+RFC 3339 UTC with `Z`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from pydantic import BaseModel
+import orjson
 from starlette.responses import Response
 
+_OPTIONS = orjson.OPT_UTC_Z
 
-class ModelResponse(Response):
-    """`model` as `application/json`."""
+
+class JsonResponse(Response):
+    """`body` as `application/json`."""
 
     media_type = "application/json"
 
     def __init__(
-        self, model: BaseModel, status_code: int = 200, headers: Mapping[str, str] | None = None
+        self, body: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
     ) -> None:
-        super().__init__(model.__pydantic_serializer__.to_json(model), status_code, headers)
+        super().__init__(orjson.dumps(body, option=_OPTIONS), status_code, headers)

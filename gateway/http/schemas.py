@@ -1,12 +1,20 @@
-"""Shapes every part of the API shares: money, lists, and the problem document."""
+"""Shapes every part of the API shares: money, lists, and the problem document.
+
+Request bodies are pydantic models: they validate what partners send, and refuse unknown
+fields (DESIGN §4). Response bodies are `TypedDict`s: mypy checks that routes fill them
+exactly, pydantic derives their schemas for the API description, and orjson writes them
+(`JsonResponse`) without a second validation on the way out.
+"""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, NotRequired, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, with_config
+from pydantic.config import JsonDict
+from typing_extensions import TypedDict
 
 from adapters.contract import Money as CoreMoney
 
@@ -14,12 +22,19 @@ T = TypeVar("T")
 CENT = Decimal("0.01")
 MONEY_VALUE = re.compile(r"^(0|[1-9]\d{0,12})\.\d{2}$")
 Currency = Literal["CNY"]
+CLOSED = ConfigDict(extra="forbid")
+
+
+def closed(*examples: JsonDict) -> ConfigDict:
+    """The pydantic config of a response shape: no other members, with its examples."""
+    extra: JsonDict = {"examples": [*examples]}
+    return ConfigDict(extra="forbid", json_schema_extra=extra)
 
 
 class Schema(BaseModel):
-    """Base of every request and response body: unknown fields are refused (DESIGN §4)."""
+    """Base of every request body: unknown fields are refused (DESIGN §4)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = CLOSED
 
 
 def _positive_amount(value: str) -> str:
@@ -45,54 +60,54 @@ class MoneyIn(Schema):
     currency: Currency = "CNY"
 
 
-class Money(Schema):
+@with_config(closed({"value": "128.50", "currency": "CNY"}))
+class Money(TypedDict):
     """An amount: a decimal string with exactly two fraction digits, never a float."""
 
-    value: str = Field(pattern=MONEY_VALUE.pattern, examples=["128.50"])
-    currency: str = Field(min_length=3, max_length=3, examples=["CNY"])
-
-    @classmethod
-    def of(cls, amount: CoreMoney) -> Money:
-        return cls(value=str(amount.value.quantize(CENT)), currency=amount.currency)
+    value: Annotated[str, Field(pattern=MONEY_VALUE.pattern)]
+    currency: Annotated[str, Field(min_length=3, max_length=3)]
 
 
-class Page(Schema, Generic[T]):
+def money(amount: CoreMoney) -> Money:
+    """A core amount as the API writes it."""
+    return {"value": str(amount.value.quantize(CENT)), "currency": amount.currency}
+
+
+@with_config(CLOSED)
+class Page(TypedDict, Generic[T]):
     """One page of a list; pass `next_cursor` as `?cursor=` for the next (null: last page)."""
 
     data: list[T]
-    next_cursor: str | None = Field(description="The cursor of the next page, or null.")
+    next_cursor: Annotated[str | None, Field(description="The next page's cursor, or null.")]
 
 
-class FieldProblem(Schema):
+@with_config(CLOSED)
+class FieldProblem(TypedDict):
     """One invalid input: where it is (dotted path) and what is wrong."""
 
-    path: str = Field(examples=["amount.value"])
-    message: str = Field(examples=["a positive decimal string with exactly two fraction digits"])
+    path: Annotated[str, Field(examples=["amount.value"])]
+    message: str
 
 
-class Problem(Schema):
+@with_config(
+    closed(
+        {
+            "type": "/problems/invalid-token",
+            "title": "Invalid or missing access token",
+            "status": 401,
+            "detail": "the access token has expired",
+            "instance": "9d4c1f0e-6a1b-4c55-9a43-0c2f7f6f9b1e",
+            "code": "invalid-token",
+        }
+    )
+)
+class Problem(TypedDict):
     """An RFC 9457 problem document (`application/problem+json`)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "type": "/problems/invalid-token",
-                    "title": "Invalid or missing access token",
-                    "status": 401,
-                    "detail": "the access token has expired",
-                    "instance": "9d4c1f0e-6a1b-4c55-9a43-0c2f7f6f9b1e",
-                    "code": "invalid-token",
-                }
-            ]
-        },
-    )
-
-    type: str = Field(description="A link to the page that explains this problem.")
+    type: Annotated[str, Field(description="A link to the page that explains this problem.")]
     title: str
-    status: int = Field(ge=400, le=599)
+    status: Annotated[int, Field(ge=400, le=599)]
     detail: str
-    instance: str = Field(description="The request id; quote it when asking for help.")
-    code: str = Field(description="The stable problem code.")
-    errors: list[FieldProblem] | None = None
+    instance: Annotated[str, Field(description="The request id; quote it when asking for help.")]
+    code: Annotated[str, Field(description="The stable problem code.")]
+    errors: NotRequired[list[FieldProblem]]

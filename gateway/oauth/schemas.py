@@ -6,9 +6,10 @@ these models describe them to partners and to schema-driven test tools.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, with_config
+from typing_extensions import TypedDict
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -100,10 +101,8 @@ class TokenHintRequest(ClientAuthentication):
     token_type_hint: Literal["access_token", "refresh_token"] | None = None
 
 
-class TokenResponse(BaseModel):
-    """An issued access token (RFC 6749 §5.1; `token_type: DPoP` when bound, RFC 9449)."""
-
-    model_config = ConfigDict(
+@with_config(
+    ConfigDict(
         json_schema_extra={
             "examples": [
                 {
@@ -116,18 +115,23 @@ class TokenResponse(BaseModel):
             ]
         }
     )
+)
+class TokenResponse(TypedDict):
+    """An issued access token (RFC 6749 §5.1; `token_type: DPoP` when bound, RFC 9449)."""
 
-    access_token: str = Field(description="An RFC 9068 JWT (ES256 or PS256).")
+    access_token: Annotated[str, Field(description="An RFC 9068 JWT (ES256 or PS256).")]
     token_type: Literal["Bearer", "DPoP"]
     expires_in: int
     scope: str
-    refresh_token: str | None = Field(
-        default=None, description="Customer-consented grants only; expires with the consent."
-    )
+    refresh_token: NotRequired[
+        Annotated[
+            str, Field(description="Customer-consented grants only; expires with the consent.")
+        ]
+    ]
 
 
-class PushedAuthorizationResponse(BaseModel):
-    model_config = ConfigDict(
+@with_config(
+    ConfigDict(
         json_schema_extra={
             "examples": [
                 {
@@ -137,21 +141,19 @@ class PushedAuthorizationResponse(BaseModel):
             ]
         }
     )
+)
+class PushedAuthorizationResponse(TypedDict):
+    request_uri: Annotated[str, Field(description="Single use; pass it to /oauth/authorize.")]
+    expires_in: Annotated[int, Field(le=90)]
 
-    request_uri: str = Field(description="Single use; pass it to /oauth/authorize.")
-    expires_in: int = Field(le=90)
 
-
-class Revoked(BaseModel):
+@with_config(ConfigDict(extra="forbid", json_schema_extra={"examples": [{}]}))
+class Revoked(TypedDict):
     """RFC 7009 §2.2: the same empty answer whether or not the token was known."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{}]})
 
-
-class Introspection(BaseModel):
-    """RFC 7662 §2.2; only `active` when the token is unknown, expired or someone else's."""
-
-    model_config = ConfigDict(
+@with_config(
+    ConfigDict(
         json_schema_extra={
             "examples": [
                 {
@@ -170,24 +172,25 @@ class Introspection(BaseModel):
             ]
         }
     )
+)
+class Introspection(TypedDict):
+    """RFC 7662 §2.2; only `active` when the token is unknown, expired or someone else's."""
 
     active: bool
-    token_type: str | None = None
-    client_id: str | None = None
-    scope: str | None = None
-    sub: str | None = None
-    exp: int | None = None
-    iss: str | None = None
-    jti: str | None = None
-    partner_id: str | None = None
-    consent_id: str | None = None
-    cnf: dict[str, str] | None = None
+    token_type: NotRequired[str]
+    client_id: NotRequired[str]
+    scope: NotRequired[str]
+    sub: NotRequired[str]
+    exp: NotRequired[int]
+    iss: NotRequired[str]
+    jti: NotRequired[str]
+    partner_id: NotRequired[str]
+    consent_id: NotRequired[str]
+    cnf: NotRequired[dict[str, str]]
 
 
-class OAuthProblem(BaseModel):
-    """An OAuth error: the RFC 6749 members that OAuth libraries read, and RFC 9457's."""
-
-    model_config = ConfigDict(
+@with_config(
+    ConfigDict(
         json_schema_extra={
             "examples": [
                 {
@@ -203,6 +206,9 @@ class OAuthProblem(BaseModel):
             ]
         }
     )
+)
+class OAuthProblem(TypedDict):
+    """An OAuth error: the RFC 6749 members that OAuth libraries read, and RFC 9457's."""
 
     error: str
     error_description: str
@@ -214,11 +220,8 @@ class OAuthProblem(BaseModel):
     code: str
 
 
-class ServerMetadata(BaseModel):
-    """RFC 8414 authorization server metadata."""
-
-    model_config = ConfigDict(
-        extra="allow",
+@with_config(
+    ConfigDict(
         json_schema_extra={
             "examples": [
                 {
@@ -230,7 +233,11 @@ class ServerMetadata(BaseModel):
                 }
             ]
         },
+        extra="allow",
     )
+)
+class ServerMetadata(TypedDict):
+    """RFC 8414 authorization server metadata."""
 
     issuer: str
     authorization_endpoint: str
@@ -240,10 +247,8 @@ class ServerMetadata(BaseModel):
     jwks_uri: str
 
 
-class JsonWebKeySet(BaseModel):
-    """The public keys that sign access tokens (RFC 7517)."""
-
-    model_config = ConfigDict(
+@with_config(
+    ConfigDict(
         json_schema_extra={
             "examples": [
                 {
@@ -262,5 +267,8 @@ class JsonWebKeySet(BaseModel):
             ]
         }
     )
+)
+class JsonWebKeySet(TypedDict):
+    """The public keys that sign access tokens (RFC 7517)."""
 
     keys: list[dict[str, Any]]

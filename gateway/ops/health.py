@@ -10,74 +10,80 @@ a complete outage.
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
-from pydantic import ConfigDict, Field
+from pydantic import Field, with_config
 from starlette.responses import Response
+from typing_extensions import TypedDict
 
 from gateway.deps import Call, CallRoute
+from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
-from gateway.http.schemas import Schema
+from gateway.http.schemas import CLOSED, closed
 
 router = APIRouter(tags=["Operations"], route_class=CallRoute)
 FEED_STALE_AFTER = 5.0  # seconds without a successful revocation poll
 
 
-class Liveness(Schema):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "ok"}]})
-
+@with_config(closed({"status": "ok"}))
+class Liveness(TypedDict):
     status: Literal["ok"]
 
 
-class CoreReport(Schema):
+@with_config(CLOSED)
+class CoreReport(TypedDict):
     name: str
     status: Literal["up", "down"]
     breaker: Literal["closed", "open", "half_open"]
     detail: str
 
 
-class Readiness(Schema):
+@with_config(
+    closed(
+        {
+            "status": "ready",
+            "checks": {"database": "ok", "revocation_feed": "ok", "redis": "ok"},
+            "core": {
+                "name": "fineract",
+                "status": "down",
+                "breaker": "open",
+                "detail": "connection refused",
+            },
+        }
+    )
+)
+class Readiness(TypedDict):
     """Whether this pod can serve, what it checked, and how the core is doing."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "status": "ready",
-                    "checks": {"database": "ok", "revocation_feed": "ok", "redis": "ok"},
-                    "core": {
-                        "name": "fineract",
-                        "status": "down",
-                        "breaker": "open",
-                        "detail": "connection refused",
-                    },
-                }
-            ]
-        },
-    )
-
     status: Literal["ready", "unavailable"]
-    checks: dict[str, Literal["ok", "failing"]] = Field(
-        description="database, revocation_feed, and redis when configured"
-    )
+    checks: Annotated[
+        dict[str, Literal["ok", "failing"]],
+        Field(description="database, revocation_feed, and redis when configured"),
+    ]
     core: CoreReport
 
 
-@router.get("/healthz", summary="The process is alive", openapi_extra=product("ops.health.read"))
-async def healthz() -> Liveness:
+@router.get(
+    "/healthz",
+    summary="The process is alive",
+    openapi_extra=product("ops.health.read"),
+    response_model=Liveness,
+)
+async def healthz() -> Response:
     """Always `ok` while the process serves requests."""
-    return Liveness(status="ok")
+    body: Liveness = {"status": "ok"}
+    return JsonResponse(body)
 
 
 @router.get(
     "/readyz",
     summary="This pod can serve",
     openapi_extra=product("ops.health.read"),
+    response_model=Readiness,
     responses={503: {"model": Readiness, "description": "This pod cannot serve now."}},
 )
-async def readyz(call: Call, response: Response) -> Readiness:
+async def readyz(call: Call) -> Response:
     """`200` when this pod can serve, `503` when it cannot; the core is reported either way."""
     services = call.services
     checks = {"database": await services.db.ping()}
@@ -90,15 +96,14 @@ async def readyz(call: Call, response: Response) -> Readiness:
             checks["redis"] = False
     core = await services.core.status()
     ready = all(checks.values())
-    response.status_code = 200 if ready else 503
-    response.headers["Cache-Control"] = "no-store"
-    return Readiness(
-        status="ready" if ready else "unavailable",
-        checks={k: "ok" if v else "failing" for k, v in checks.items()},
-        core=CoreReport(
-            name=core.name,
-            status="up" if core.health.is_up else "down",
-            breaker=core.breaker.value,
-            detail=core.health.detail,
-        ),
-    )
+    body: Readiness = {
+        "status": "ready" if ready else "unavailable",
+        "checks": {k: "ok" if v else "failing" for k, v in checks.items()},
+        "core": {
+            "name": core.name,
+            "status": "up" if core.health.is_up else "down",
+            "breaker": core.breaker.value,
+            "detail": core.health.detail,
+        },
+    }
+    return JsonResponse(body, 200 if ready else 503, headers={"Cache-Control": "no-store"})

@@ -8,9 +8,9 @@ from starlette.responses import Response
 from adapters.contract import PageRequest
 from gateway.deps import Call, CallRoute
 from gateway.http.params import Cursor, PageSize
-from gateway.http.responses import ModelResponse
+from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
-from gateway.http.schemas import Money, Page
+from gateway.http.schemas import Page, money
 from gateway.products.schemas import (
     CapabilitiesOut,
     DepositProductOut,
@@ -38,13 +38,12 @@ def _product_id(core_ref: str) -> str:
 async def capabilities(call: Call) -> Response:
     """The capabilities the bank's core declares; any valid access token may ask."""
     services = call.services
-    return ModelResponse(
-        CapabilitiesOut(
-            core=services.core.name,
-            environment=services.settings.environment.value,
-            capabilities=sorted(c.value for c in services.core.capabilities()),
-        )
-    )
+    body: CapabilitiesOut = {
+        "core": services.core.name,
+        "environment": services.settings.environment.value,
+        "capabilities": sorted(c.value for c in services.core.capabilities()),
+    }
+    return JsonResponse(body)
 
 
 @router.get(
@@ -58,23 +57,22 @@ async def deposit_products(call: Call, page_size: PageSize = 50, cursor: Cursor 
     found = await call.services.core.deposits.list_deposit_products(
         call.core_context(), PageRequest(page_size, cursor)
     )
-    return ModelResponse(
-        DepositProductPage(
-            data=[
-                DepositProductOut(
-                    product_id=_product_id(p.core_ref),
-                    name=p.name,
-                    term_months=p.term_months,
-                    annual_rate=str(p.annual_rate),
-                    min_amount=Money.of(p.min_amount),
-                    currency=p.currency,
-                    description=p.description,
-                )
-                for p in found.items
-            ],
-            next_cursor=found.next_cursor,
-        )
-    )
+    page: DepositProductPage = {
+        "data": [
+            {
+                "product_id": _product_id(p.core_ref),
+                "name": p.name,
+                "term_months": p.term_months,
+                "annual_rate": str(p.annual_rate),
+                "min_amount": money(p.min_amount),
+                "currency": p.currency,
+                "description": p.description,
+            }
+            for p in found.items
+        ],
+        "next_cursor": found.next_cursor,
+    }
+    return JsonResponse(page)
 
 
 @router.get(
@@ -88,24 +86,23 @@ async def loan_products(call: Call, page_size: PageSize = 50, cursor: Cursor = N
     found = await call.services.core.loans.list_loan_products(
         call.core_context(), PageRequest(page_size, cursor)
     )
-    return ModelResponse(
-        LoanProductPage(
-            data=[
-                LoanProductOut(
-                    product_id=_product_id(p.core_ref),
-                    name=p.name,
-                    min_amount=Money.of(p.min_amount),
-                    max_amount=Money.of(p.max_amount),
-                    min_term_months=p.min_term_months,
-                    max_term_months=p.max_term_months,
-                    annual_rate=str(p.annual_rate),
-                    description=p.description,
-                )
-                for p in found.items
-            ],
-            next_cursor=found.next_cursor,
-        )
-    )
+    page: LoanProductPage = {
+        "data": [
+            {
+                "product_id": _product_id(p.core_ref),
+                "name": p.name,
+                "min_amount": money(p.min_amount),
+                "max_amount": money(p.max_amount),
+                "min_term_months": p.min_term_months,
+                "max_term_months": p.max_term_months,
+                "annual_rate": str(p.annual_rate),
+                "description": p.description,
+            }
+            for p in found.items
+        ],
+        "next_cursor": found.next_cursor,
+    }
+    return JsonResponse(page)
 
 
 @router.get(
@@ -120,20 +117,19 @@ async def wealth_products(call: Call, page_size: PageSize = 50, cursor: Cursor =
     found = await call.services.core.wealth.list_wealth_products(
         call.core_context(), PageRequest(page_size, cursor)
     )
-    return ModelResponse(
-        WealthProductPage(
-            data=[
-                WealthProductOut(
-                    product_id=_product_id(p.core_ref),
-                    name=p.name,
-                    risk_level=p.risk_level,
-                    expected_annual_return=str(p.expected_annual_return),
-                    min_amount=Money.of(p.min_amount),
-                    unit_nav=str(p.unit_nav),
-                    description=p.description,
-                )
-                for p in found.items
-            ],
-            next_cursor=found.next_cursor,
-        )
-    )
+    page: WealthProductPage = {
+        "data": [
+            {
+                "product_id": _product_id(p.core_ref),
+                "name": p.name,
+                "risk_level": p.risk_level,
+                "expected_annual_return": str(p.expected_annual_return),
+                "min_amount": money(p.min_amount),
+                "unit_nav": str(p.unit_nav),
+                "description": p.description,
+            }
+            for p in found.items
+        ],
+        "next_cursor": found.next_cursor,
+    }
+    return JsonResponse(page)

@@ -11,11 +11,76 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
+from pydantic import Field, with_config
+from pydantic.config import JsonDict
+from typing_extensions import TypedDict
+
+from gateway.http.schemas import closed
+
+T = TypeVar("T")
+
+SUMMARY_EXAMPLE: JsonDict = {
+    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+    "root": "GET /v1/accounts/{account_id}/balances",
+    "started_at": "2026-11-28T02:00:00.000123Z",
+    "duration_ms": 2.417,
+    "status": "ok",
+    "span_count": 7,
+    "http_status": 200,
+    "product": "accounts.balances.read",
+    "partner_id": "ptn_4kq7mz2n3v5w6x7y2a3b",
+}
+SPAN_EXAMPLE: JsonDict = {
+    "span_id": "53995c3f42cd8ad8",
+    "parent_span_id": "00f067aa0ba902b7",
+    "name": "GET /v1/accounts/{account_id}/balances",
+    "kind": "server",
+    "status": "ok",
+    "start_offset_ms": 0.0,
+    "duration_ms": 2.417,
+    "attributes": {"http.response.status_code": 200, "obgw.product": "accounts.balances.read"},
+}
+
+
+@with_config(closed(SUMMARY_EXAMPLE))
+class TraceSummary(TypedDict):
+    """A trace, described by its root span."""
+
+    trace_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    root: str
+    started_at: str
+    duration_ms: float
+    status: Literal["ok", "error"]
+    span_count: int
+    http_status: int | None
+    product: str | None
+    partner_id: str | None
+
+
+@with_config(closed(SPAN_EXAMPLE))
+class SpanOut(TypedDict):
+    """One span: its parent, name, kind, status, timing and attributes."""
+
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str
+    status: Literal["ok", "error"]
+    start_offset_ms: float
+    duration_ms: float
+    attributes: dict[str, Any]
+
+
+@with_config(closed({**SUMMARY_EXAMPLE, "spans": [SPAN_EXAMPLE]}))
+class TraceOut(TraceSummary):
+    """Every kept span of one trace, in start order."""
+
+    spans: list[SpanOut]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +93,7 @@ class SpanRecord:
     kind: str
     start_ns: int
     end_ns: int
-    status: str
+    status: Literal["ok", "error"]
     attributes: dict[str, Any]
 
     @classmethod
@@ -88,13 +153,13 @@ class TraceStore(SpanExporter):
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         return True
 
-    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+    def recent(self, limit: int = 50) -> list[TraceSummary]:
         """Summaries of the newest traces first, each described by its root span."""
         with self._lock:
             newest = list(self._traces.items())[-limit:]
         return [_summary(trace_id, spans) for trace_id, spans in reversed(newest)]
 
-    def trace(self, trace_id: str) -> dict[str, Any] | None:
+    def trace(self, trace_id: str) -> TraceOut | None:
         """Every kept span of one trace, in start order, with offsets from the trace start."""
         with self._lock:
             spans = list(self._traces.get(trace_id, ()))
@@ -102,8 +167,17 @@ class TraceStore(SpanExporter):
             return None
         spans.sort(key=lambda s: (s.start_ns, s.end_ns))
         origin = spans[0].start_ns
+        summary = _summary(trace_id, spans)
         return {
-            **_summary(trace_id, spans),
+            "trace_id": summary["trace_id"],
+            "root": summary["root"],
+            "started_at": summary["started_at"],
+            "duration_ms": summary["duration_ms"],
+            "status": summary["status"],
+            "span_count": summary["span_count"],
+            "http_status": summary["http_status"],
+            "product": summary["product"],
+            "partner_id": summary["partner_id"],
             "spans": [
                 {
                     "span_id": s.span_id,
@@ -120,7 +194,7 @@ class TraceStore(SpanExporter):
         }
 
 
-def _summary(trace_id: str, spans: list[SpanRecord]) -> dict[str, Any]:
+def _summary(trace_id: str, spans: list[SpanRecord]) -> TraceSummary:
     ids = {s.span_id for s in spans}
     root = next((s for s in spans if s.parent_id not in ids), spans[0])
     start = min(s.start_ns for s in spans)
@@ -132,7 +206,12 @@ def _summary(trace_id: str, spans: list[SpanRecord]) -> dict[str, Any]:
         "duration_ms": round((end - start) / 1e6, 3),
         "status": "error" if any(s.status == "error" for s in spans) else "ok",
         "span_count": len(spans),
-        "http_status": root.attributes.get("http.response.status_code"),
-        "product": root.attributes.get("obgw.product"),
-        "partner_id": root.attributes.get("obgw.partner_id"),
+        "http_status": _attribute(root, "http.response.status_code", int),
+        "product": _attribute(root, "obgw.product", str),
+        "partner_id": _attribute(root, "obgw.partner_id", str) or None,
     }
+
+
+def _attribute(span: SpanRecord, name: str, kind: type[T]) -> T | None:
+    value = span.attributes.get(name)
+    return value if isinstance(value, kind) else None
