@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Generic, Literal, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from opentelemetry import propagate
 
@@ -201,10 +201,12 @@ class WealthProduct:
     description: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class CoreContext:
+class CoreContext(NamedTuple):
     """One call's circumstances: the asking partner (the sandbox keys data by it), the
     request it serves, its deadline (`time.monotonic()` seconds) and a write's idempotency key.
+
+    A named tuple rather than a frozen dataclass: one is made for every core call, and a
+    tuple is several times cheaper to build.
     """
 
     partner_id: str

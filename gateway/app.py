@@ -30,6 +30,7 @@ from gateway.housekeeping import Housekeeper
 from gateway.http.host import PipelineHost
 from gateway.http.openapi import install_openapi
 from gateway.http.routing import RouteTable, product
+from gateway.http.stack import GatewayApp
 from gateway.ids import Pairwise
 from gateway.oauth import pages as oauth_pages
 from gateway.oauth import routes as oauth_routes
@@ -299,7 +300,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.db.dispose()
             services.tracing.shutdown()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="obgw open-banking gateway",
         version=VERSION,
         summary="Account, payment, deposit, loan and wealth capabilities for scene partners.",

@@ -14,6 +14,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from policies.dpop import access_token_hash
 from policies.errors import InvalidTokenError
 from policies.pipeline import AccessGrant
 from policies.revocation import RevocationList
@@ -102,4 +103,5 @@ class AccessTokenVerifier:
             expires_at=exp,
             consent_id=claims.get("consent_id"),
             jkt=jkt if isinstance(jkt, str) else None,
+            token_hash=access_token_hash(token) if isinstance(jkt, str) else None,
         )

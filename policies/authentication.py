@@ -105,6 +105,7 @@ class Authentication(BaseStage):
                     exchange.method,
                     exchange.url,
                     access_token=token,
+                    ath=grant.token_hash,
                 )
             except UseDPoPNonce as exc:
                 raise InvalidTokenError(

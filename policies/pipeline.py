@@ -54,6 +54,7 @@ class AccessGrant:
     expires_at: int
     consent_id: str | None = None
     jkt: str | None = None
+    token_hash: str | None = None  # a DPoP proof's `ath` for this token, when it is bound
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,14 @@ latency. Placed first in the pipeline, its response phase sees every outcome.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, Protocol
 
 from policies.pipeline import BaseStage, Exchange
 
 
 class LogSink(Protocol):
-    """Where request lines go (the gateway's log stream)."""
+    """Where request lines go (the gateway's log stream); it never raises: a broken log
+    stream must not fail the request it reports."""
 
     def write(self, event: dict[str, Any]) -> None: ...
 
@@ -30,20 +30,18 @@ class RequestLog(BaseStage):
     async def on_response(self, exchange: Exchange) -> None:
         error = exchange.error
         caller = exchange.caller
-        # A broken log stream must not fail the request it reports.
-        with contextlib.suppress(Exception):
-            self.sink.write(
-                {
-                    "request_id": exchange.request_id,
-                    "trace_id": exchange.trace_id,
-                    "method": exchange.method,
-                    "route": exchange.route,
-                    "product": exchange.product.name,
-                    "partner_id": caller.partner_id if caller is not None else None,
-                    "client_id": caller.client_id if caller is not None else None,
-                    "status": exchange.status,
-                    "problem": error.code if error is not None else None,
-                    "latency_ms": round(exchange.elapsed_ms, 3),
-                    "event": "request",
-                }
-            )
+        self.sink.write(
+            {
+                "request_id": exchange.request_id,
+                "trace_id": exchange.trace_id,
+                "method": exchange.method,
+                "route": exchange.route,
+                "product": exchange.product.name,
+                "partner_id": caller.partner_id if caller is not None else None,
+                "client_id": caller.client_id if caller is not None else None,
+                "status": exchange.status,
+                "problem": error.code if error is not None else None,
+                "latency_ms": round(exchange.elapsed_ms, 3),
+                "event": "request",
+            }
+        )
