@@ -174,23 +174,23 @@ class PipelineHost:
     ) -> None:
         if outcome.status == DISCONNECTED:
             return
-        headers = outcome.headers
-        present = {name for name, _ in headers}
-        extra = [
-            (name, value.encode("latin-1"))
-            for key, value in exchange.response_headers
-            if (name := key.lower().encode("latin-1")) not in present
+        headers = [
+            *outcome.headers,
+            (b"x-request-id", exchange.request_id.encode()),
+            (b"x-fapi-interaction-id", interaction_id.encode()),
         ]
+        present = {name for name, _ in headers}
+        for key, value in exchange.response_headers:
+            name = key.lower().encode("latin-1")
+            if name not in present:
+                headers.append((name, value.encode("latin-1")))
+                present.add(name)
         if exchange.product.level is SecurityLevel.A2 and b"cache-control" not in present:
-            extra.append(NO_STORE)
-        extra.append((b"x-request-id", exchange.request_id.encode()))
-        extra.append((b"x-fapi-interaction-id", interaction_id.encode()))
-        body = b"" if is_head else outcome.body
+            headers.append(NO_STORE)
         if b"content-length" not in present:
-            extra.append((b"content-length", b"%d" % len(outcome.body)))
-        await send(
-            {"type": "http.response.start", "status": outcome.status, "headers": headers + extra}
-        )
+            headers.append((b"content-length", b"%d" % len(outcome.body)))
+        body = b"" if is_head else outcome.body
+        await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 

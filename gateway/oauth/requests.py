@@ -14,6 +14,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.http.responses import JsonResponse
+
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -50,8 +52,10 @@ def oauth_error_response(request: Request, error: OAuthError) -> Response:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    merged = {"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})}
-    return Response(orjson.dumps(body), status, merged, media_type="application/json")
+    """An OAuth answer: never cached (RFC 6749 §5.1) unless `headers` say otherwise."""
+    return JsonResponse(
+        body, status, {"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})}
+    )
 
 
 async def read_form(request: Request) -> dict[str, str]:

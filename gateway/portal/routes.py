@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from gateway.deps import Call, CallRoute
+from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
 from gateway.http.templates import templates
-from gateway.oauth.requests import json_response
 
 router = APIRouter(include_in_schema=False, route_class=CallRoute)
 
@@ -28,4 +28,4 @@ async def portal(call: Call) -> HTMLResponse:
 
 @router.get("/openapi.json", openapi_extra=product("portal.read"))
 async def openapi(request: Request) -> Response:
-    return json_response(request.app.openapi(), headers={"Cache-Control": "max-age=60"})
+    return JsonResponse(request.app.openapi(), headers={"Cache-Control": "max-age=60"})
