@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import PayloadTooLargeError, ProblemError, problem_outcome
 from gateway.http.routing import RouteTable
+from gateway.http.stack import ROUTE_KEY
 from gateway.ids import new_request_id
 from gateway.telemetry.logging import current_request
 from gateway.telemetry.tracing import Tracing, mark_error
@@ -85,6 +86,7 @@ class PipelineHost:
         )
         body = _Body(receive, self.max_body_bytes, raw)
         exchange.read_body = body.read
+        scope[ROUTE_KEY] = resolved.route
         state = scope.setdefault("state", {})
         state["exchange"] = exchange
         state["request_id"] = request_id

@@ -48,6 +48,7 @@ class Resolved:
     product: Product
     template: str
     span_name: str
+    route: BaseRoute | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,10 @@ class _Entry:
 
 
 class RouteTable:
-    """Resolves `(method, path)` to a product: exact paths by dictionary, templates by regex."""
+    """Resolves `(method, path)` to a product and its route: exact paths by dictionary,
+    templates by regex. The host dispatches to the route resolved here, so the table must
+    pick the route the framework's router would pick (the first that matches, in order):
+    a path that a template declared earlier would take is refused at start-up."""
 
     def __init__(self, routes: Sequence[BaseRoute], catalog: Catalog) -> None:
         self._static: dict[str, list[_Entry]] = {}
@@ -81,6 +85,10 @@ class RouteTable:
             if "{" in path:
                 self._templated.append(entry)
             else:
+                for earlier in self._templated:
+                    if earlier.methods & entry.methods and earlier.regex.match(path):
+                        template = next(iter(earlier.resolved.values())).template
+                        raise CatalogError(f"route {path} is shadowed by {template}")
                 self._static.setdefault(path, []).append(entry)
         if missing:
             raise CatalogError(f"routes without an API product: {', '.join(sorted(missing))}")
@@ -117,5 +125,8 @@ def _entry(route: RouteContext, resolved_product: Product) -> _Entry:
         prefix=path.partition("{")[0],
         regex=route.path_regex,
         methods=frozenset(methods),
-        resolved={m: Resolved(resolved_product, path, f"{m} {path}") for m in methods},
+        resolved={
+            m: Resolved(resolved_product, path, f"{m} {path}", route.original_route)
+            for m in methods
+        },
     )
