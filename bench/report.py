@@ -184,7 +184,7 @@ def table(summaries: list[PhaseSummary]) -> str:
         if s.target is None:
             verdict = "—"
         else:
-            verdict = f"≥ {s.target:.1f}× {'✅ met' if s.meets_target else '❌ missed'}"
+            verdict = f"≥ {s.target:g}× {'✅ met' if s.meets_target else '❌ missed'}"
         lines.append(
             f"| {LABELS[s.phase]} | {s.rps:,.0f} | {s.p50_ms:.2f} | {s.p99_ms:.2f} "
             f"| {s.rps_ratio:.2f} | {s.rps_ratio_orjson:.2f} "
