@@ -43,6 +43,7 @@ from adapters.contract import (
     CoreUnavailable,
     InvalidCursor,
 )
+from gateway.http.validation import field_message
 from policies.errors import (
     ConsentInsufficientError,
     FieldError,
@@ -50,11 +51,13 @@ from policies.errors import (
     InternalError,
     InvalidRequestError,
     InvalidTokenError,
+    Message,
     NotFoundError,
     PayloadTooLargeError,
     ProblemError,
     ValidationFailedError,
 )
+from policies.messages import Language, Text, negotiate
 from policies.pipeline import Outcome
 
 __all__ = [
@@ -104,7 +107,7 @@ class CoreRejectedError(ProblemError):
 
     status = 422
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: str, detail: Message = "") -> None:
         self.code = code
         super().__init__(detail)
 
@@ -155,34 +158,63 @@ PROBLEM_TITLES: dict[str, tuple[str, str]] = {
 }
 
 
-def prefers_chinese(accept_language: str | None) -> bool:
-    """True when `Accept-Language` ranks a Chinese tag first."""
-    if not accept_language:
-        return False
-    first = accept_language.split(",", 1)[0].strip().lower()
-    return first.startswith("zh")
+# What a partner reads when the core refuses an operation: the core's own words stay in the
+# logs (they name core internals and are not translated).
+CORE_REJECTIONS: dict[str, Text] = {
+    "insufficient-funds": Text(
+        "The debtor account's available balance does not cover the amount.",
+        "付款账户可用余额不足以支付该金额。",
+    ),
+    "account-frozen": Text(
+        "The account is frozen; the customer must contact the bank.",
+        "账户已冻结，请客户联系银行处理。",
+    ),
+    "unsuitable-product": Text(
+        "The product's risk level is above the customer's risk tolerance.",
+        "该产品风险等级高于客户的风险承受能力。",
+    ),
+}
+REJECTED = Text("The core banking system refused the operation.", "核心系统拒绝了该操作。")
 
 
 def from_core_error(error: CoreError) -> ProblemError:
     """Translate a canonical adapter error into the problem a partner sees."""
     if isinstance(error, CoreRejected):
-        known = error.code in PROBLEM_TITLES
-        return CoreRejectedError(error.code if known else "validation-failed", str(error))
+        if error.code in PROBLEM_TITLES:
+            return CoreRejectedError(error.code, CORE_REJECTIONS.get(error.code, REJECTED))
+        return CoreRejectedError("validation-failed", REJECTED)
     if isinstance(error, InvalidCursor):
         return InvalidRequestError(
-            "the cursor is not valid", errors=[FieldError("cursor", "not a cursor we issued")]
+            Text(
+                "The cursor is not valid: pass the next_cursor of the previous page unchanged.",
+                "游标无效：请原样传入上一页返回的 next_cursor。",
+            ),
+            errors=[FieldError("cursor", Text("not a cursor we issued", "不是本行签发的游标"))],
         )
     if isinstance(error, CoreNotFound):
-        return NotFoundError("The resource does not exist.")
+        return NotFoundError(Text("The resource does not exist.", "资源不存在。"))
     if isinstance(error, CoreTimeout):
-        return CoreTimeoutError("The core banking system did not answer in time.")
+        return CoreTimeoutError(
+            Text(
+                "The core banking system did not answer in time; the operation's outcome is "
+                "unknown: retry with the same Idempotency-Key, or read the resource.",
+                "核心系统未能及时响应，操作结果未知：请使用相同的幂等键重试，或查询该资源。",
+            )
+        )
     if isinstance(error, CapabilityNotSupported):
         return CapabilityNotSupportedError(
-            f"This bank's core does not offer the '{error.capability}' capability."
+            Text(
+                "This bank's core does not offer the '{capability}' capability "
+                "(see GET /v1/capabilities).",
+                "本行核心系统不提供“{capability}”能力（见 GET /v1/capabilities）。",
+            ).format(capability=error.capability)
         )
     retry_after = error.retry_after if isinstance(error, CoreUnavailable) else 5
     return CoreUnavailableError(
-        "The core banking system is temporarily unavailable.",
+        Text(
+            "The core banking system is temporarily unavailable; retry after {seconds} s.",
+            "核心系统暂不可用，请 {seconds} 秒后重试。",
+        ).format(seconds=retry_after),
         headers={"Retry-After": str(retry_after)},
     )
 
@@ -199,55 +231,72 @@ def from_validation_errors(items: Sequence[Any]) -> ProblemError:
         if item.get("type") in ("json_invalid", "model_attributes_type"):
             malformed = True
         location = [str(p) for p in item.get("loc", ()) if p not in ("body",)]
-        field_errors.append(FieldError(".".join(location), str(item.get("msg", ""))))
+        field_errors.append(FieldError(".".join(location), field_message(item)))
     if malformed:
         return InvalidRequestError(
-            "the body must be a JSON object (Content-Type: application/json)",
+            Text(
+                "The body must be a JSON object (Content-Type: application/json).",
+                "请求体必须是 JSON 对象（Content-Type: application/json）。",
+            ),
             errors=field_errors,
         )
-    return ValidationFailedError("the request has invalid fields", errors=field_errors)
-
-
-def problem_body(
-    error: ProblemError, request_id: str, accept_language: str | None = None
-) -> dict[str, Any]:
-    """The RFC 9457 document for `error`."""
-    english, chinese = PROBLEM_TITLES.get(
-        error.code, (error.code.replace("-", " ").capitalize(), "")
+    return ValidationFailedError(
+        Text(
+            "Some fields are invalid: see `errors` for each field and what it must be.",
+            "部分字段无效：各字段的问题及要求见 errors。",
+        ),
+        errors=field_errors,
     )
-    zh = prefers_chinese(accept_language) and bool(chinese)
-    detail = error.detail or english
-    if zh:
-        detail = f"{chinese}：{error.detail}" if error.detail else chinese
+
+
+def problem_body(error: ProblemError, request_id: str, language: Language) -> dict[str, Any]:
+    """The RFC 9457 document for `error`, its title and messages in `language`."""
+    english, chinese = PROBLEM_TITLES.get(
+        error.code, (error.code.replace("-", " ").capitalize(), "请求未能完成")
+    )
+    title = Text(english, chinese)
     body: dict[str, Any] = {
         "type": f"/problems/{error.code}",
-        "title": chinese if zh else english,
+        "title": title(language),
         "status": error.status,
-        "detail": detail,
+        "detail": localise(error.detail or title, language),
         "instance": request_id,
         "code": error.code,
     }
     if error.errors:
-        body["errors"] = [{"path": e.path, "message": e.message} for e in error.errors]
+        body["errors"] = [
+            {"path": e.path, "message": localise(e.message, language)} for e in error.errors
+        ]
     return body
 
 
-def problem_response(
-    error: ProblemError, request_id: str, accept_language: str | None = None
-) -> Response:
+def localise(message: Message, language: Language) -> str:
+    """`message` in `language` (a plain string has only one)."""
+    return message(language) if isinstance(message, Text) else message
+
+
+def problem_headers(error: ProblemError, language: Language) -> dict[str, str]:
+    return {"Cache-Control": "no-store", "Content-Language": language, **error.headers}
+
+
+def problem_response(error: ProblemError, request_id: str, accept_language: str | None) -> Response:
     """Render `error` as an `application/problem+json` response."""
-    body = orjson.dumps(problem_body(error, request_id, accept_language))
-    headers = {"Cache-Control": "no-store", **error.headers}
-    return Response(body, error.status, headers=headers, media_type="application/problem+json")
+    language = negotiate(accept_language)
+    body = orjson.dumps(problem_body(error, request_id, language))
+    return Response(
+        body,
+        error.status,
+        headers=problem_headers(error, language),
+        media_type="application/problem+json",
+    )
 
 
-def problem_outcome(
-    error: ProblemError, request_id: str, accept_language: str | None = None
-) -> Outcome:
+def problem_outcome(error: ProblemError, request_id: str, accept_language: str | None) -> Outcome:
     """`error` as the pipeline's `Outcome` (the host renders rejections with this)."""
+    language = negotiate(accept_language)
     return Outcome.json(
         error.status,
-        problem_body(error, request_id, accept_language),
+        problem_body(error, request_id, language),
         media_type="application/problem+json",
-        headers={"Cache-Control": "no-store", **error.headers},
+        headers=problem_headers(error, language),
     )

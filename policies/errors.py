@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from policies.messages import Text
+
+Message = Text | str
+UNEXPECTED = Text(
+    "An unexpected error occurred; quote the request id (`instance`) when you contact the bank.",
+    "发生意外错误；联系银行时请提供请求编号（instance）。",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
     """One invalid input field: a dotted `path` and a human `message`."""
 
     path: str
-    message: str
+    message: Message
 
 
 class ProblemError(Exception):
@@ -26,12 +34,12 @@ class ProblemError(Exception):
 
     def __init__(
         self,
-        detail: str = "",
+        detail: Message = "",
         *,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail or self.code)
+        super().__init__(str(detail) or self.code)
         self.detail = detail
         self.errors = errors or []
         self.headers = headers or {}
@@ -40,7 +48,7 @@ class ProblemError(Exception):
 class InternalError(ProblemError):
     """500: something failed that the client cannot fix; the request id finds it in the logs."""
 
-    def __init__(self, detail: str = "An unexpected error occurred; quote the request id.") -> None:
+    def __init__(self, detail: Message = UNEXPECTED) -> None:
         super().__init__(detail)
 
 
@@ -55,14 +63,16 @@ class InvalidTokenError(ProblemError):
 
     def __init__(
         self,
-        detail: str = "",
+        detail: Message = "",
         *,
         scheme: str = "Bearer",
         error: str = "invalid_token",
         dpop_nonce: str | None = None,
         algs: str = "ES256 PS256",
     ) -> None:
-        challenge = f'{scheme} error="{error}", error_description="{detail}"'
+        # RFC 6750 §3: the description is ASCII; the problem body carries the translations.
+        description = str(detail).replace("\\", "").replace('"', "'")
+        challenge = f'{scheme} error="{error}", error_description="{description}"'
         if scheme == "DPoP":
             challenge += f', algs="{algs}"'
         headers = {"WWW-Authenticate": challenge}

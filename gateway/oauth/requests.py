@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.http.responses import JsonResponse
+from policies.errors import Message
+from policies.messages import Text, negotiate
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -25,30 +27,62 @@ class OAuthError(Exception):
     def __init__(
         self,
         error: str,
-        description: str,
+        description: Message,
         status: int = 400,
         headers: dict[str, str] | None = None,
+        *,
+        code: str | None = None,
     ) -> None:
-        super().__init__(description)
+        super().__init__(str(description))
         self.error = error
         self.description = description
         self.status = status
         self.headers = headers or {}
+        self.code = code or ("invalid-token" if status == 401 else "invalid-request")
 
 
 def oauth_error_response(request: Request, error: OAuthError) -> Response:
+    """RFC 6749 §5.2 members (`error_description` in English: the RFC allows ASCII only) and
+    the RFC 9457 ones, whose `title` and `detail` follow `Accept-Language`."""
+    language = negotiate(request.headers.get("accept-language"))
+    description = error.description
+    english = str(description)
+    title = OAUTH_TITLES.get(error.error) or Text(error.error.replace("_", " "), "授权请求被拒绝")
     body = {
         "error": error.error,
-        "error_description": error.description,
-        "type": f"/problems/oauth-{error.error.replace('_', '-')}",
-        "title": error.error.replace("_", " "),
+        "error_description": english,
+        "type": f"/problems/{error.code}",
+        "title": title(language),
         "status": error.status,
-        "detail": error.description,
+        "detail": description(language) if isinstance(description, Text) else english,
         "instance": request.scope["state"]["request_id"],
-        "code": "invalid-token" if error.status == 401 else "invalid-request",
+        "code": error.code,
     }
-    headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **error.headers}
+    headers = {
+        "Cache-Control": "no-store",
+        "Pragma": "no-cache",
+        "Content-Language": language,
+        **error.headers,
+    }
     return Response(orjson.dumps(body), error.status, headers, media_type="application/json")
+
+
+OAUTH_TITLES: dict[str, Text] = {
+    "invalid_request": Text("Invalid request", "请求无效"),
+    "invalid_client": Text("Client authentication failed", "客户端认证失败"),
+    "invalid_grant": Text("Invalid grant", "授权凭据无效"),
+    "unauthorized_client": Text("Client not allowed", "客户端无此权限"),
+    "unsupported_grant_type": Text("Unsupported grant type", "不支持的授权类型"),
+    "unsupported_response_type": Text("Unsupported response type", "不支持的响应类型"),
+    "unsupported_token_type": Text("Unsupported token type", "不支持的令牌类型"),
+    "invalid_scope": Text("Invalid scope", "授权范围无效"),
+    "invalid_request_uri": Text("Invalid request_uri", "request_uri 无效"),
+    "invalid_dpop_proof": Text("Invalid DPoP proof", "DPoP 证明无效"),
+    "use_dpop_nonce": Text("DPoP nonce required", "需要 DPoP nonce"),
+    "access_denied": Text("Access denied", "访问被拒绝"),
+    "temporarily_unavailable": Text("Temporarily unavailable", "暂时无法处理"),
+    "server_error": Text("Server error", "服务器错误"),
+}
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

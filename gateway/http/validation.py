@@ -1,0 +1,106 @@
+"""Field messages for input that does not validate, in English and Chinese.
+
+pydantic describes each failed field with an error `type` and its context (`max_length`,
+`pattern`, …); these become a `Text`, so a Chinese reader sees a whole Chinese message.
+Validators of our own raise `InvalidValue` with a `Text` of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from policies.messages import Text
+
+
+class InvalidValue(ValueError):
+    """A validator's rejection with a message in both languages."""
+
+    def __init__(self, message: Text) -> None:
+        super().__init__(message.en)
+        self.message = message
+
+
+FALLBACK = Text("This value is not valid here.", "该值无效。")
+
+BY_TYPE: dict[str, Text] = {
+    "missing": Text("This field is required.", "此字段为必填项。"),
+    "extra_forbidden": Text(
+        "This field is not part of the request: remove it.", "请求不接受此字段，请删除。"
+    ),
+    "json_invalid": Text("The body is not valid JSON.", "请求体不是合法的 JSON。"),
+    "model_attributes_type": Text("This must be a JSON object.", "此处必须是 JSON 对象。"),
+    "dict_type": Text("This must be a JSON object.", "此处必须是 JSON 对象。"),
+    "model_type": Text("This must be a JSON object.", "此处必须是 JSON 对象。"),
+    "list_type": Text("This must be a JSON array.", "此处必须是 JSON 数组。"),
+    "string_type": Text("This must be a string.", "此处必须是字符串。"),
+    "string_too_short": Text(
+        "This must have at least {min_length} characters.", "长度不能少于 {min_length} 个字符。"
+    ),
+    "string_too_long": Text(
+        "This must have at most {max_length} characters.", "长度不能超过 {max_length} 个字符。"
+    ),
+    "string_pattern_mismatch": Text(
+        "This does not have the expected format ({pattern}).", "格式不正确（应匹配 {pattern}）。"
+    ),
+    "too_short": Text("This must have at least {min_length} items.", "至少需要 {min_length} 项。"),
+    "too_long": Text("This must have at most {max_length} items.", "最多只能有 {max_length} 项。"),
+    "int_type": Text("This must be an integer.", "此处必须是整数。"),
+    "int_parsing": Text("This must be an integer.", "此处必须是整数。"),
+    "int_from_float": Text("This must be a whole number.", "此处必须是整数。"),
+    "bool_type": Text("This must be true or false.", "此处必须是 true 或 false。"),
+    "bool_parsing": Text("This must be true or false.", "此处必须是 true 或 false。"),
+    "greater_than": Text("This must be greater than {gt}.", "必须大于 {gt}。"),
+    "greater_than_equal": Text("This must be at least {ge}.", "不能小于 {ge}。"),
+    "less_than": Text("This must be less than {lt}.", "必须小于 {lt}。"),
+    "less_than_equal": Text("This must be at most {le}.", "不能大于 {le}。"),
+    "literal_error": Text("This must be one of: {expected}.", "必须是以下之一：{expected}。"),
+    "enum": Text("This must be one of: {expected}.", "必须是以下之一：{expected}。"),
+    "decimal_type": Text(
+        'This must be a decimal string such as "12.30".', '此处必须是十进制字符串，如 "12.30"。'
+    ),
+    "decimal_parsing": Text(
+        'This must be a decimal string such as "12.30".', '此处必须是十进制字符串，如 "12.30"。'
+    ),
+    "datetime_type": Text(
+        "This must be an RFC 3339 timestamp with a time zone.",
+        "此处必须是带时区的 RFC 3339 时间。",
+    ),
+    "datetime_parsing": Text(
+        "This must be an RFC 3339 timestamp with a time zone.",
+        "此处必须是带时区的 RFC 3339 时间。",
+    ),
+    "datetime_from_date_parsing": Text(
+        "This must be an RFC 3339 timestamp with a time zone.",
+        "此处必须是带时区的 RFC 3339 时间。",
+    ),
+    "timezone_aware": Text("This timestamp must carry a time zone.", "此时间必须带时区。"),
+    "date_type": Text("This must be a date (YYYY-MM-DD).", "此处必须是日期（YYYY-MM-DD）。"),
+    "date_parsing": Text("This must be a date (YYYY-MM-DD).", "此处必须是日期（YYYY-MM-DD）。"),
+    "date_from_datetime_parsing": Text(
+        "This must be a date (YYYY-MM-DD).", "此处必须是日期（YYYY-MM-DD）。"
+    ),
+    "string_unicode": Text("This must be valid UTF-8 text.", "此处必须是合法的 UTF-8 文本。"),
+    "url_parsing": Text("This must be an absolute URL.", "此处必须是完整的 URL。"),
+    "url_type": Text("This must be an absolute URL.", "此处必须是完整的 URL。"),
+    "url_scheme": Text("This URL's scheme is not allowed.", "不允许此 URL 协议。"),
+}
+
+
+def field_message(item: Mapping[str, Any]) -> Text:
+    """The message for one of pydantic's error items."""
+    context = item.get("ctx") or {}
+    error = context.get("error")
+    if isinstance(error, InvalidValue):
+        return error.message
+    template = BY_TYPE.get(str(item.get("type", "")))
+    if template is not None:
+        try:
+            return template.format(**{k: _plain(v) for k, v in context.items()})
+        except (KeyError, IndexError, ValueError):
+            pass
+    return Text(str(item.get("msg") or FALLBACK.en), FALLBACK.zh)
+
+
+def _plain(value: object) -> str:
+    return str(value).replace("'", "")
