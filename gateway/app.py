@@ -58,6 +58,7 @@ from policies.authentication import Authentication
 from policies.catalog import load_catalog
 from policies.consent import ConsentCache, ConsentCheck
 from policies.dpop import DPoPVerifier, NonceIssuer
+from policies.messages import Text
 from policies.metrics import RequestMetrics
 from policies.pipeline import Pipeline
 from policies.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
@@ -246,12 +247,22 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
-            error: errors.ProblemError = errors.NotFoundError(f"no route {request.url.path}")
+            error: errors.ProblemError = errors.NotFoundError(
+                Text(
+                    "Nothing is served at {path}: check the path against /openapi.json.",
+                    "{path} 下没有任何接口，请对照 /openapi.json 检查路径。",
+                ).format(path=request.url.path)
+            )
         elif exc.status_code == 405:
-            error = errors.MethodNotAllowedError(f"{request.method} is not allowed here")
+            error = errors.MethodNotAllowedError(
+                Text(
+                    "{method} is not allowed on this path; the Allow header lists what is.",
+                    "此路径不支持 {method} 方法，可用方法见 Allow 响应头。",
+                ).format(method=request.method)
+            )
             error.headers.update(exc.headers or {})
         else:
-            error = errors.InvalidRequestError(str(exc.detail))
+            error = errors.InvalidRequestError(Text(str(exc.detail), "请求无法处理。"))
             error.status = exc.status_code
         return respond(request, error)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, model_validator, with_config
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, with_config
 from typing_extensions import TypedDict
 
 from gateway.clock import utcnow
 from gateway.consents.models import MAX_LIFETIME, Consent
 from gateway.http.schemas import Money, MoneyIn, Schema, closed
+from gateway.http.validation import InvalidValue
+from policies.messages import Text
 from policies.vocabulary import PERMISSIONS, ConsentStatus, ConsentType
 
 ConsentIdPattern = r"^cns_[a-z2-7]{1,64}$"
@@ -56,27 +58,73 @@ class ConsentRequest(Schema):
         default=None, description="RFC 3339 with offset; at most a year ahead (default 90 days)."
     )
     payment: PaymentTerms | None = Field(
-        default=None, description="Required for payment consents, and only for them."
+        default=None,
+        validate_default=True,
+        description="Required for payment consents, and only for them.",
     )
 
-    @model_validator(mode="after")
-    def _coherent(self) -> ConsentRequest:
-        allowed = PERMISSIONS[self.type]
-        unknown = [p for p in self.permissions if p not in allowed]
+    @field_validator("permissions")
+    @classmethod
+    def _permissions_fit_the_type(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        consent_type = info.data.get("type")
+        if consent_type is None:
+            return value
+        allowed = PERMISSIONS[consent_type]
+        unknown = [p for p in value if p not in allowed]
         if unknown:
-            raise ValueError(
-                f"permissions {unknown} are not valid for a {self.type.value} consent "
-                f"(allowed: {', '.join(allowed)})"
+            raise InvalidValue(
+                Text(
+                    "{unknown} cannot be asked for in a {type} consent; allowed: {allowed}.",
+                    "{type} 类型的授权不能申请 {unknown}；可申请：{allowed}。",
+                ).format(
+                    unknown=", ".join(unknown), type=consent_type.value, allowed=", ".join(allowed)
+                )
             )
-        if (self.type is ConsentType.PAYMENT) != (self.payment is not None):
-            raise ValueError("'payment' is required for payment consents and only for them")
-        if self.expires_at is not None:
-            if self.expires_at.tzinfo is None:
-                raise ValueError("expires_at must carry a timezone (RFC 3339)")
-            now = utcnow()
-            if not now < self.expires_at <= now + MAX_LIFETIME:
-                raise ValueError("expires_at must be in the future and within one year")
-        return self
+        return value
+
+    @field_validator("expires_at")
+    @classmethod
+    def _expiry_within_a_year(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return value
+        if value.tzinfo is None:
+            raise InvalidValue(
+                Text(
+                    "expires_at must carry a time zone (RFC 3339), e.g. 2027-01-31T00:00:00+08:00.",
+                    "expires_at 必须带时区（RFC 3339），如 2027-01-31T00:00:00+08:00。",
+                )
+            )
+        now = utcnow()
+        if not now < value <= now + MAX_LIFETIME:
+            raise InvalidValue(
+                Text(
+                    "expires_at must be in the future and at most one year ahead.",
+                    "expires_at 必须晚于当前时间，且不超过一年。",
+                )
+            )
+        return value
+
+    @field_validator("payment")
+    @classmethod
+    def _terms_for_payments_only(
+        cls, value: PaymentTerms | None, info: ValidationInfo
+    ) -> PaymentTerms | None:
+        consent_type = info.data.get("type")
+        if consent_type is ConsentType.PAYMENT and value is None:
+            raise InvalidValue(
+                Text(
+                    "A payment consent needs the payment's terms: amount, creditor and reference.",
+                    "付款授权须提供付款条款：金额、收款方和附言。",
+                )
+            )
+        if consent_type not in (None, ConsentType.PAYMENT) and value is not None:
+            raise InvalidValue(
+                Text(
+                    "Only payment consents carry payment terms: remove 'payment'.",
+                    "只有付款授权才包含付款条款，请删除 payment。",
+                )
+            )
+        return value
 
 
 @with_config(closed({"account_number": "6217001234567890123", "name": "阳光小学"}))

@@ -17,6 +17,8 @@ from pydantic.config import JsonDict
 from typing_extensions import TypedDict
 
 from adapters.contract import Money as CoreMoney
+from gateway.http.validation import InvalidValue
+from policies.messages import Text
 
 T = TypeVar("T")
 CENT = Decimal("0.01")
@@ -39,16 +41,20 @@ class Schema(BaseModel):
 
 def _positive_amount(value: str) -> str:
     if not MONEY_VALUE.match(value) or Decimal(value) <= 0:
-        raise ValueError(
-            "a positive decimal string with exactly two fraction digits and at most 13 integer "
-            "digits, such as '128.50'"
+        raise InvalidValue(
+            Text(
+                "An amount is a positive decimal string with exactly two fraction digits and "
+                'at most 13 integer digits, such as "128.50".',
+                '金额须为正的十进制字符串，恰好两位小数、整数部分不超过 13 位，如 "128.50"。',
+            )
         )
     return value
 
 
 AmountValue = Annotated[
     str,
-    Field(pattern=MONEY_VALUE.pattern, examples=["128.50"]),
+    # The pattern is documented, and checked by the validator with a message people can use.
+    Field(json_schema_extra={"pattern": MONEY_VALUE.pattern}, examples=["128.50"]),
     AfterValidator(_positive_amount),
 ]
 

@@ -15,6 +15,7 @@ from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
 from gateway.http.schemas import closed
 from gateway.telemetry.traces import SUMMARY_EXAMPLE, TraceOut, TraceStore, TraceSummary
+from policies.messages import Text
 
 router = APIRouter(prefix="/ops/traces", tags=["Operations"], route_class=CallRoute)
 TraceId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="A W3C trace id")]
@@ -30,8 +31,11 @@ def _store(call: Call) -> TraceStore:
     store = call.services.tracing.store
     if store is None:
         raise NotFoundError(
-            "traces are exported to the OpenTelemetry collector (OBGW_OTLP_ENDPOINT); "
-            "look them up there"
+            Text(
+                "Traces are exported to the OpenTelemetry collector (OBGW_OTLP_ENDPOINT): "
+                "look them up there.",
+                "链路数据已导出到 OpenTelemetry 采集器（OBGW_OTLP_ENDPOINT），请在那里查询。",
+            )
         )
     return store
 
@@ -58,5 +62,11 @@ async def one_trace(call: Call, trace_id: TraceId) -> Response:
     """A trace's spans: the request, each pipeline stage and each core call, in order."""
     found = _store(call).trace(trace_id)
     if found is None:
-        raise NotFoundError("no such trace is kept (it may not have been sampled)")
+        raise NotFoundError(
+            Text(
+                "No trace with this id is kept: it may not have been sampled, or it is older "
+                "than the traces kept in memory.",
+                "未保留该编号的链路：它可能未被采样，或已超出内存中保留的范围。",
+            )
+        )
     return JsonResponse(found)
