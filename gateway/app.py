@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
+import hmac
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -35,9 +37,17 @@ from gateway.ids import Pairwise
 from gateway.oauth import pages as oauth_pages
 from gateway.oauth import routes as oauth_routes
 from gateway.oauth.assertions import AssertionReplayCache
+from gateway.oauth.attempts import (
+    AttemptLimits,
+    AttemptStore,
+    AuthorizationAttempts,
+    DatabaseAttempts,
+    RedisAttempts,
+)
 from gateway.oauth.flow import AuthorizationFlow
 from gateway.oauth.keys import KeyStore
 from gateway.oauth.requests import OAuthError, oauth_error_response
+from gateway.oauth.security_events import SecurityEvents
 from gateway.oauth.server import GatewayAuthorizationServer
 from gateway.oauth.state import OAuthState
 from gateway.oauth.tokens import TokenIssuer
@@ -95,16 +105,20 @@ def load_secret(settings: Settings) -> bytes:
 
 
 def build_core(
-    settings: Settings,
+    settings: Settings, secret: bytes
 ) -> tuple[CoreAdapter, SandboxCore | None, CustomerAuthenticator | None]:
     """The core adapter, the sandbox bank (if that is the core) and the customer login.
 
-    The sandbox's test customers log in only in the sandbox environment; in production,
-    customer authentication needs the bank's own provider.
+    The sandbox's test customers log in only in the sandbox environment: in production they
+    never exist, whatever the core, and customer authorization is refused (PAR for customer
+    scopes, and the authorize pages) until the bank's own provider is configured.
     """
     if settings.core is CoreKind.SANDBOX:
         bank = SandboxCore()
-        customers = SandboxCustomers(bank) if settings.is_sandbox else None
+        customers = None
+        if settings.is_sandbox:
+            key = hmac.new(secret, b"sandbox-one-time-codes", hashlib.sha256).digest()
+            customers = SandboxCustomers(bank, key)
         return bank, bank, customers
     raise RuntimeError(
         "OBGW_CORE=fineract: the Fineract adapter is not available in this build; "
@@ -121,6 +135,21 @@ def _replay_cache(settings: Settings) -> tuple[ReplayCache, Any]:
         settings.redis_url, socket_timeout=0.05, socket_connect_timeout=0.5
     )
     return RedisReplayCache(client), client
+
+
+def _attempts(
+    settings: Settings, db: Database, redis_client: Any, secret: bytes
+) -> AuthorizationAttempts:
+    """Failed-login counting in Redis when it is configured, else in the database."""
+    store: AttemptStore = (
+        RedisAttempts(redis_client) if redis_client is not None else DatabaseAttempts(db)
+    )
+    limits = AttemptLimits(
+        passwords=settings.login_password_attempts,
+        codes=settings.login_code_attempts,
+        lockout=settings.login_lockout,
+    )
+    return AuthorizationAttempts(store, limits, secret)
 
 
 def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
@@ -170,16 +199,20 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         verifier=verifier,
         scopes=list(ALL_SCOPES),
     )
-    adapter, bank, customer_auth = build_core(settings)
+    adapter, bank, customer_auth = build_core(settings, secret)
     core = CoreClient(
         adapter, timeout=settings.core_timeout, tracer=tracing.tracer, recorder=meters
     )
     meters.watch_breaker(core.name, lambda: core.breaker.state)
     pairwise = Pairwise(secret)
+    attempts = _attempts(settings, db, redis_client, secret)
     flow = AuthorizationFlow(
         issuer=settings.issuer,
         db=db,
         consents=consent_service,
+        registry=registry,
+        attempts=attempts,
+        customers=customer_auth,
         core=core,
         pairwise=pairwise,
         code_ttl=settings.authorization_code_ttl,
@@ -213,6 +246,8 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         pipeline=pipeline,
         core=core,
         customer_auth=customer_auth,
+        attempts=attempts,
+        security_events=SecurityEvents(meters),
         pairwise=pairwise,
         tracing=tracing,
         metrics=meters,
@@ -278,7 +313,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, json=settings.log_json)
     services, bank = build_services(settings)
-    housekeeper = Housekeeper({"oauth_state": services.oauth_state.purge_expired})
+    jobs: dict[str, Callable[[], Awaitable[int]]] = {
+        "oauth_state": services.oauth_state.purge_expired
+    }
+    if isinstance(services.attempts.store, DatabaseAttempts):
+        jobs["authorization_attempts"] = services.attempts.store.purge_expired
+    housekeeper = Housekeeper(jobs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -155,6 +155,16 @@ PROBLEM_TITLES: dict[str, tuple[str, str]] = {
     "capability-not-supported": ("Capability not supported by this bank", "本行暂不支持该能力"),
     "core-unavailable": ("Core banking system unavailable", "核心系统暂不可用"),
     "core-timeout": ("Core banking system timed out", "核心系统响应超时"),
+    # The authorize pages (shown to customers as pages, logged under these codes)
+    "authorization-request-invalid": ("Authorization link not valid", "授权链接无效"),
+    "authorization-session-invalid": ("Authorization page not valid", "授权页面已失效"),
+    "authorization-request-expired": ("Authorization expired", "授权已过期"),
+    "authorization-request-used": ("Authorization already completed", "授权已完成"),
+    "authorization-locked": ("Authorization locked", "授权已锁定"),
+    "customer-locked": ("Customer login locked", "客户登录已锁定"),
+    "client-inactive": ("Partner suspended", "合作方已被暂停"),
+    "customer-login-unavailable": ("Customer login unavailable", "客户登录暂不可用"),
+    "consent-unavailable": ("Consent no longer available", "授权同意已失效"),
 }
 
 

@@ -10,8 +10,10 @@ from adapters.resilience import CoreClient
 from gateway.consents.service import ConsentService
 from gateway.events.outbox import Outbox
 from gateway.ids import Pairwise
+from gateway.oauth.attempts import AuthorizationAttempts
 from gateway.oauth.flow import AuthorizationFlow
 from gateway.oauth.keys import KeyStore
+from gateway.oauth.security_events import SecurityEvents
 from gateway.oauth.server import GatewayAuthorizationServer
 from gateway.oauth.state import OAuthState
 from gateway.partners.service import Registry
@@ -45,6 +47,8 @@ class Services:
     pipeline: Pipeline
     core: CoreClient
     customer_auth: CustomerAuthenticator | None
+    attempts: AuthorizationAttempts
+    security_events: SecurityEvents
     pairwise: Pairwise
     tracing: Tracing
     metrics: Metrics

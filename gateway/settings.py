@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     revocation_poll_interval: float = Field(default=0.5, gt=0, le=1.0)
     core_timeout: float = Field(default=5.0, gt=0, le=60)
+    # Customer login at the authorize pages: wrong passwords and one-time codes allowed per
+    # pushed request and per customer, and how long a locked customer stays locked.
+    login_password_attempts: int = Field(default=5, ge=1, le=20)
+    login_code_attempts: int = Field(default=3, ge=1, le=10)
+    login_lockout: int = Field(default=900, ge=60, le=86400)
 
     @model_validator(mode="after")
     def _defaults_and_checks(self) -> Settings:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import secrets
 import time
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -248,3 +250,121 @@ def json_lines(capture: Any) -> list[dict[str, Any]]:
     flush()
     output = capture.readouterr().out
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+# --- the authorize pages --------------------------------------------------------------------
+
+PAYMENT = {
+    "amount": {"value": "120.00", "currency": "CNY"},
+    "creditor": {"account_number": "6222020200112233445", "name": "市医院"},
+    "reference": "Bill 42",
+}
+
+
+class Form(HTMLParser):
+    """The first form of a page: its action, hidden fields, checkboxes and buttons, and the
+    page's links."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.action = ""
+        self.fields: dict[str, str] = {}
+        self.checkboxes: list[tuple[str, str]] = []
+        self.buttons: list[tuple[str, str]] = []
+        self.links: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and not self.action:
+            self.action = a.get("action", "")
+        elif tag == "input" and a.get("type") == "hidden":
+            self.fields[a["name"]] = a.get("value", "")
+        elif tag == "input" and a.get("type") == "checkbox":
+            self.checkboxes.append((a["name"], a.get("value", "")))
+        elif tag == "button" and a.get("name"):
+            self.buttons.append((a["name"], a.get("value", "")))
+        elif tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+
+
+async def push(
+    client: httpx.AsyncClient,
+    partner: Partner,
+    consent_id: str,
+    overrides: dict[str, str] | None = None,
+    **extra: str,
+) -> tuple[httpx.Response, str]:
+    """A pushed authorization request for the consent; `<omit>` leaves a parameter out."""
+    verifier, challenge = pkce_pair()
+    form = {
+        "response_type": "code",
+        "client_id": partner.client_id,
+        "redirect_uri": CALLBACK,
+        "scope": "accounts",
+        "state": "xyz",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "consent_id": consent_id,
+        **(overrides or {}),
+        **extra,
+    }
+    form = {k: v for k, v in form.items() if v != "<omit>"}
+    return await client.post("/oauth/par", data=form, auth=partner.basic), verifier
+
+
+async def payment_consent(
+    client: httpx.AsyncClient, partner: Partner, payment: dict[str, Any] | None = None
+) -> str:
+    """A payment consent (it moves funds, so the pages ask for a one-time code)."""
+    token = await partner_token(client, partner, "consents")
+    return await consent(client, token, ["InitiatePayments"], "payment", payment=payment or PAYMENT)
+
+
+async def pushed_request_uri(
+    client: httpx.AsyncClient, partner: Partner, *, payment: bool = False
+) -> str:
+    """A fresh consent (a payment one with `payment`) pushed; its request_uri."""
+    if payment:
+        consent_id = await payment_consent(client, partner)
+        par, _ = await push(client, partner, consent_id, scope="payments")
+    else:
+        token = await partner_token(client, partner, "consents")
+        par, _ = await push(client, partner, await consent(client, token))
+    assert par.status_code == 201, par.text
+    return str(par.json()["request_uri"])
+
+
+async def login_form(client: httpx.AsyncClient, partner: Partner, request_uri: str) -> Form:
+    """The login form of the authorize page for a pushed request."""
+    page = await client.get(
+        "/oauth/authorize", params={"client_id": partner.client_id, "request_uri": request_uri}
+    )
+    assert page.status_code == 200, page.text
+    form = Form(page.text)
+    assert form.action.endswith("/oauth/authorize/login")
+    return form
+
+
+async def submit(client: httpx.AsyncClient, form: Form, **fields: str) -> httpx.Response:
+    """Post a page's form with its hidden fields and `fields`."""
+    return await client.post(form.action, data={**form.fields, **fields})
+
+
+async def log_in(
+    client: httpx.AsyncClient, form: Form, username: str = "zhang.wei", password: str = "sandbox"
+) -> httpx.Response:
+    return await submit(client, form, username=username, password=password)
+
+
+def interaction_claims(form: Form) -> dict[str, Any]:
+    """The claims of a page's interaction token (read, not verified)."""
+    payload = form.fields["interaction"].split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+async def approve(client: httpx.AsyncClient, form: Form) -> httpx.Response:
+    """Approve on the consent page as a browser would: every account box is checked."""
+    data: dict[str, Any] = {**form.fields, "decision": "approve"}
+    data["accounts"] = [value for name, value in form.checkboxes if name == "accounts"]
+    return await client.post(form.action, data=data)

@@ -49,6 +49,17 @@ class PushedRequests:
             return None
         return PushedRequest(request_uri, row.client_id, dict(row.params), row.expires_at)
 
+    async def lookup(
+        self, conn: AsyncConnection, request_uri: str
+    ) -> tuple[PushedRequest, bool] | None:
+        """The pushed request whatever its state, and whether it has been used."""
+        t = authorization_requests
+        row = (await conn.execute(t.select().where(t.c.id == sha256_hex(request_uri)))).first()
+        if row is None:
+            return None
+        pushed = PushedRequest(request_uri, row.client_id, dict(row.params), row.expires_at)
+        return pushed, row.consumed_at is not None
+
     async def consume(
         self, conn: AsyncConnection, request_uri: str, *, check_expiry: bool = True
     ) -> bool:

@@ -181,3 +181,26 @@ events = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 sa.Index("ix_events_partner_seq", events.c.partner_id, events.c.seq)
+
+# Failed customer authentications and the locks they lead to, counted in the store so that
+# every replica sees them: one row per attempt (`kind` attempt) or lock (`kind` lock).
+authorization_attempts = sa.Table(
+    "authorization_attempts",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("subject", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),  # attempt | lock
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+)
+sa.Index(
+    "ix_authorization_attempts_subject",
+    authorization_attempts.c.subject,
+    authorization_attempts.c.kind,
+)
+sa.Index("ix_authorization_attempts_expires", authorization_attempts.c.expires_at)

@@ -1,7 +1,8 @@
 """Prometheus metrics, exposed at `/metrics` for the ServiceMonitor.
 
 Requests by product, method and status with a latency histogram, core calls by operation and
-outcome with theirs, and the core's breaker state. Labels never carry ids or personal data.
+outcome with theirs, the core's breaker state, and security events by kind. Labels never carry
+ids or personal data.
 
 Recording happens on every request, so it is plain arithmetic on the event loop's thread
 (no locks, no label lookups): each label set owns a `_Series` of counts. A custom collector
@@ -63,6 +64,7 @@ class Metrics(Collector):
         self._requests: dict[tuple[str, str, int], _Series] = {}
         self._core: dict[tuple[str, str], _Series] = {}
         self._breakers: dict[str, Callable[[], BreakerState]] = {}
+        self._security_events: dict[str, int] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -81,6 +83,10 @@ class Metrics(Collector):
         if series is None:
             series = self._core[key] = _Series()
         series.observe(seconds)
+
+    def security_event(self, kind: str) -> None:
+        """One failed customer authentication or lock-out (`gateway.oauth.security_events`)."""
+        self._security_events[kind] = self._security_events.get(kind, 0) + 1
 
     def watch_breaker(self, core: str, state: Callable[[], BreakerState]) -> None:
         """Report the breaker's state at every scrape."""
@@ -126,6 +132,14 @@ class Metrics(Collector):
         for core, state in self._breakers.items():
             breaker.add_metric([core], BREAKER_VALUES[state()])
         yield breaker
+        security = CounterMetricFamily(
+            "obgw_security_events",
+            "Failed customer authentications and lock-outs at the authorize pages, by kind.",
+            labels=["kind"],
+        )
+        for kind, count in list(self._security_events.items()):
+            security.add_metric([kind], count)
+        yield security
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

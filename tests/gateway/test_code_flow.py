@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 
 import httpx
 import pytest
@@ -15,63 +14,17 @@ from gateway.ids import sha256_hex
 from gateway.storage.tables import authorization_codes, authorization_requests
 from tests.factories import (
     CALLBACK,
+    Form,
     Partner,
     consent,
     customer_grant,
     customer_headers,
     dpop_proof,
     partner_token,
-    pkce_pair,
+    push,
     sandbox_partner,
     services_of,
 )
-
-
-class Form(HTMLParser):
-    """The first form of a page: its action, hidden fields and checkbox values."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-        self.checkboxes: list[tuple[str, str]] = []
-        self.buttons: list[tuple[str, str]] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form" and not self.action:
-            self.action = a.get("action", "")
-        elif tag == "input" and a.get("type") == "hidden":
-            self.fields[a["name"]] = a.get("value", "")
-        elif tag == "input" and a.get("type") == "checkbox":
-            self.checkboxes.append((a["name"], a.get("value", "")))
-        elif tag == "button" and a.get("name"):
-            self.buttons.append((a["name"], a.get("value", "")))
-
-
-async def push(
-    client: httpx.AsyncClient,
-    partner: Partner,
-    consent_id: str,
-    overrides: dict[str, str] | None = None,
-    **extra: str,
-) -> tuple[httpx.Response, str]:
-    verifier, challenge = pkce_pair()
-    form = {
-        "response_type": "code",
-        "client_id": partner.client_id,
-        "redirect_uri": CALLBACK,
-        "scope": "accounts",
-        "state": "xyz",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "consent_id": consent_id,
-        **(overrides or {}),
-        **extra,
-    }
-    form = {k: v for k, v in form.items() if v != "<omit>"}
-    return await client.post("/oauth/par", data=form, auth=partner.basic), verifier
 
 
 async def fresh_consent(client: httpx.AsyncClient, partner: Partner, **kw: object) -> str:
@@ -204,13 +157,15 @@ class TestAuthorizePages:
         assert Form(right.text).action.endswith("/oauth/authorize/decision")
 
     async def test_tampered_session_refused(self, client: httpx.AsyncClient) -> None:
-        """A forged interaction token is refused with a problem, never a page or a code."""
+        """A forged interaction token gets an error page without a link, never a code."""
         response = await client.post(
             "/oauth/authorize/decision",
             data={"interaction": "eyJhbGciOiJIUzI1NiJ9.e30.forged", "decision": "approve"},
         )
         assert response.status_code == 400
-        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["content-type"].startswith("text/html")
+        assert "location" not in response.headers
+        assert Form(response.text).links == []
 
 
 class TestPushedRequests:
@@ -252,7 +207,7 @@ class TestPushedRequests:
             "/oauth/authorize",
             params={"client_id": partner.client_id, "request_uri": body["request_uri"]},
         )
-        assert page.status_code == 400
+        assert page.status_code == 410
 
     async def test_expired_request_uri(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         """A request_uri past its expires_in cannot be used."""

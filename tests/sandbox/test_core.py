@@ -23,7 +23,6 @@ from adapters.contract import (
 )
 from adapters.resilience import CoreClient
 from sandbox.core import CAPABILITIES, SandboxCore
-from sandbox.customers import SandboxCustomers
 from sandbox.data import (
     BANK_BIN,
     HISTORY_DAYS,
@@ -247,23 +246,6 @@ class TestSandboxCore:
         others = await snapshot(core, OTHER)
         core.reset(PARTNER)
         assert await snapshot(core, OTHER) == others
-
-    async def test_authenticate_customer(self, core: SandboxCore, ctx: CoreContext) -> None:
-        """Test customers log in with password "sandbox"; anything else is refused."""
-        customers = SandboxCustomers(core)
-        customer = await customers.authenticate(ctx, "li.na", "sandbox")
-        assert customer is not None
-        assert customer.core_ref == ref(PARTNER, "li.na")
-        assert await customers.authenticate(ctx, "li.na", "Sandbox") is None
-        assert await customers.authenticate(ctx, "nobody", "sandbox") is None
-
-    async def test_one_time_code(self, core: SandboxCore, ctx: CoreContext) -> None:
-        """The one-time code is 123456 for every test customer."""
-        customers = SandboxCustomers(core)
-        customer = await customers.find(ctx, "wang.fang")
-        assert customer is not None
-        assert await customers.verify_one_time_code(ctx, customer, "123456")
-        assert not await customers.verify_one_time_code(ctx, customer, "654321")
 
     def test_identity_formats(self, core: SandboxCore) -> None:
         """Mobiles are 11 digits from 13x/15x/18x; account numbers are 19 Luhn-valid digits."""

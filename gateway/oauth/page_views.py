@@ -1,0 +1,117 @@
+"""How the authorize pages look: the steps and the error page, in Chinese and English.
+
+Every page carries `PAGE_HEADERS`: never cached, never framed, a CSP that allows only the
+page's own inline style and forms posting back to the gateway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import HTMLResponse
+
+from adapters.identity import ConsentTerms
+from gateway.errors import PROBLEM_TITLES
+from gateway.http.templates import templates
+from gateway.oauth.pushed_requests import PushedRequest
+from gateway.services import Services
+from policies.errors import ProblemError
+from policies.masking import mask_account_number
+from policies.messages import Text
+
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Content-Language": "zh-CN, en",
+}
+BANK_NAME = Text("City Commercial Bank", "城市商业银行")
+PERMISSION_TEXT = {
+    "ReadAccountsBasic": Text("See your accounts", "查看账户基本信息"),
+    "ReadAccountsDetail": Text("See account details and numbers", "查看账户详细信息（含账号）"),
+    "ReadBalances": Text("See balances", "查看账户余额"),
+    "ReadTransactions": Text("See transactions", "查看交易明细"),
+    "ReadParty": Text("See your family name and risk profile", "查看您的姓氏与风险等级"),
+    "ReadPartyDetail": Text("See your name and risk profile", "查看您的姓名与风险等级"),
+    "InitiatePayments": Text("Make the one payment below", "发起下列一笔付款"),
+    "ReadDeposits": Text("See your term deposits", "查看定期存款"),
+    "OpenDeposits": Text("Open term deposits", "开立定期存款"),
+    "ReadLoans": Text("See your loans", "查看贷款"),
+    "ApplyLoans": Text("Apply for loans", "申请贷款"),
+    "ReadWealth": Text("See wealth holdings", "查看理财持仓"),
+    "TradeWealth": Text("Buy and sell wealth products", "买卖理财产品"),
+}
+
+
+def payment_view(terms: ConsentTerms) -> dict[str, str] | None:
+    """A payment's terms as the customer sees them (the creditor's account masked)."""
+    if terms.amount is None:
+        return None
+    return {
+        "amount": terms.amount,
+        "currency": terms.currency or "",
+        "creditor_name": terms.creditor_name or "",
+        "creditor_account": mask_account_number(terms.creditor_account or ""),
+        "reference": terms.reference or "",
+    }
+
+
+def permissions_view(terms: ConsentTerms) -> list[Text]:
+    return [PERMISSION_TEXT.get(p, Text(p, p)) for p in terms.permissions]
+
+
+async def partner_name(services: Services, pushed: PushedRequest | None) -> str | None:
+    """The name of the partner behind a pushed request, if it is known."""
+    if pushed is None:
+        return None
+    client = await services.registry.get_client(pushed.client_id)
+    if client is None or client.partner_id is None:
+        return None
+    partner = await services.registry.get_partner(client.partner_id)
+    return partner.name if partner else None
+
+
+async def render(
+    services: Services,
+    pushed: PushedRequest | None,
+    step: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """One step of the authorize pages (`login`, `otp`, `consent` or `error`)."""
+    html = templates.get_template("authorize.html").render(
+        step=step,
+        base=services.settings.issuer,
+        bank_name=BANK_NAME,
+        partner_name=await partner_name(services, pushed),
+        sandbox=services.settings.is_sandbox,
+        **context,
+    )
+    return HTMLResponse(html, status, headers={**(headers or {}), **PAGE_HEADERS})
+
+
+async def error_page(
+    services: Services,
+    error: ProblemError,
+    request_id: str,
+    *,
+    pushed: PushedRequest | None = None,
+    back_to: str | None = None,
+) -> HTMLResponse:
+    """What went wrong, what to do, and a link back to the partner when that is safe."""
+    english, chinese = PROBLEM_TITLES.get(error.code, ("Authorization failed", "授权未能完成"))
+    detail = error.detail if isinstance(error.detail, Text) else Text(error.detail, error.detail)
+    return await render(
+        services,
+        pushed,
+        "error",
+        error.status,
+        error.headers,
+        title=Text(english, chinese),
+        message=detail,
+        back_to=back_to,
+        request_id=request_id,
+    )
