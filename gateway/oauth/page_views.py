@@ -1,12 +1,15 @@
 """How the authorize pages look: the steps and the error page, in Chinese and English.
 
 Every page carries `PAGE_HEADERS`: never cached, never framed, a CSP that allows only the
-page's own inline style and forms posting back to the gateway.
+page's own inline style and forms posting back to the gateway. Browsers apply `form-action` to
+the redirects that follow a form post too, so the consent step also allows the origin of the
+partner's registered redirect URI, where the decision sends the customer.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.responses import HTMLResponse
 
@@ -19,11 +22,11 @@ from policies.errors import ProblemError
 from policies.masking import mask_account_number
 from policies.messages import Text
 
+CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action {targets}; frame-ancestors 'none'"
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "form-action 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": CSP.format(targets="'self'"),
     "Referrer-Policy": "no-referrer",
     "Content-Language": "zh-CN, en",
 }
@@ -90,7 +93,17 @@ async def render(
         sandbox=services.settings.is_sandbox,
         **context,
     )
-    return HTMLResponse(html, status, headers={**(headers or {}), **PAGE_HEADERS})
+    page_headers = {**(headers or {}), **PAGE_HEADERS}
+    if step == "consent" and pushed is not None:
+        partner = origin(str(pushed.params["redirect_uri"]))
+        page_headers["Content-Security-Policy"] = CSP.format(targets=f"'self' {partner}")
+    return HTMLResponse(html, status, headers=page_headers)
+
+
+def origin(uri: str) -> str:
+    """The scheme, host and port of an (already validated) absolute URI, as a CSP source."""
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 async def error_page(
