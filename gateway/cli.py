@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from gateway.http.server import server_options
 from gateway.partners.models import ClientKind, RegistryError
 from gateway.partners.service import Registry
 from gateway.revocations import Revocations
@@ -332,15 +333,7 @@ def serve(
             marker.chmod(0o600)
         typer.echo(_walkthrough(settings, json.loads(marker.read_text())))
     uvicorn.run(
-        "gateway.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level.lower(),
-        log_config=None,  # uvicorn's loggers propagate to the JSON handler
+        "gateway.asgi:app", host=host, port=port, workers=workers, **server_options(settings)
     )
 
 

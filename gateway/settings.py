@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     dpop_iat_window: int = Field(default=60, ge=5, le=600)
     dpop_require_nonce: bool = False
     max_body_bytes: int = 64 * 1024
+    # The request line and header fields of one request (`431` past either limit).
+    max_header_bytes: int = Field(default=32 * 1024, ge=4 * 1024, le=1024 * 1024)
+    max_header_count: int = Field(default=100, ge=20, le=1000)
+    # Seconds a request head may take to arrive, from its first byte or the connection's start.
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
     revocation_poll_interval: float = Field(default=0.5, gt=0, le=1.0)
     core_timeout: float = Field(default=5.0, gt=0, le=60)
 
