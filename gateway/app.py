@@ -263,6 +263,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "gateway_started",
             environment=settings.environment.value,
             issuer=settings.issuer,
+            portal=f"{settings.issuer}/",
             core=services.core.name,
         )
         try:

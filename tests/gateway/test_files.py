@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
+from structlog.testing import capture_logs
 
 from gateway.files import PrivateFileError, create_private, load_secret
 from gateway.oauth.keys import KeyStore
 from gateway.settings import Settings
+from gateway.startup import prepare
 from gateway.storage.database import Database
 from gateway.storage.tables import partners
 from tests.conftest import make_settings
@@ -27,12 +29,45 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def file_modes(directory: Path) -> dict[str, int]:
+    return {path.name: mode(path) for path in directory.iterdir()}
+
+
+def file_contents(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in directory.iterdir()}
+
+
+def open_dir(path: Path) -> Path:
+    """A directory that group and others may read (as an older gateway created it)."""
+    path.mkdir()
+    path.chmod(0o755)
+    return path
+
+
 @pytest.fixture
 def open_umask() -> Iterator[None]:
     """The most permissive umask: a file's mode is then what its creator asked for."""
     previous = os.umask(0)
     yield
     os.umask(previous)
+
+
+@pytest.fixture
+def chmods(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every chmod the code under test makes (each still happens)."""
+    calls: list[str] = []
+
+    def spy(original: Callable[..., Any]) -> Callable[..., Any]:
+        def call(target: Any, *args: Any, **kwargs: Any) -> Any:
+            calls.append(str(target))
+            return original(target, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(os, "chmod", spy(os.chmod))
+    monkeypatch.setattr(os, "fchmod", spy(os.fchmod))
+    monkeypatch.setattr(Path, "chmod", spy(Path.chmod))
+    return calls
 
 
 def _load_secret_at_once(data_dir: str, barrier: Any, results: Any) -> None:
@@ -58,6 +93,41 @@ def at_once(count: int, action: Callable[[], bytes]) -> list[bytes]:
 
 
 class TestPrivateFiles:
+    async def test_first_start_creates_private_files_without_chmod(
+        self, tmp_path: Path, open_umask: None, chmods: list[str]
+    ) -> None:
+        """Data dir 0700; secret, keys, demo file and database 0600 as created, never chmod-ed."""
+        settings = make_settings(tmp_path)
+        data_dir = Path(settings.data_dir)
+        created = await prepare(settings)
+        assert created is not None
+        assert created.client_secret
+        db = Database(settings.database_url)
+        try:
+            async with db.transaction() as uow:  # a write: the -wal and -shm files exist now
+                await uow.conn.execute(sa.select(partners.c.id))
+            modes = file_modes(data_dir)
+            assert {"obgw.db-wal", "obgw.db-shm"} <= set(modes)
+            assert mode(data_dir) == 0o700
+            assert set(modes.values()) == {0o600}, modes
+        finally:
+            await db.dispose()
+        assert [call for call in chmods if str(data_dir) in call] == []
+        assert {"secret.key", "keys.json", "demo.json", "obgw.db"} <= set(modes)
+
+    async def test_demo_file_keeps_no_secret(self, tmp_path: Path) -> None:
+        """`demo.json` names the demo partner and client; the secret is nowhere in the data dir."""
+        settings = make_settings(tmp_path)
+        created = await prepare(settings)
+        assert created is not None
+        assert created.client_secret
+        demo = (Path(settings.data_dir) / "demo.json").read_text()
+        assert created.client_id in demo
+        assert created.partner_id in demo
+        for name, content in file_contents(Path(settings.data_dir)).items():
+            assert created.client_secret.encode() not in content, name
+        assert await prepare(settings) is None  # later starts create nothing
+
     def test_concurrent_creators_agree(self, tmp_path: Path) -> None:
         """Sixteen threads creating one file at once all read the same whole content."""
         path = tmp_path / "data" / "shared.bin"
@@ -135,6 +205,26 @@ class TestGatewaySecret:
             make_settings(tmp_path, secret_key="too-short-but-secret")
         assert "OBGW_SECRET_KEY" in str(refused.value)
         assert "too-short-but-secret" not in str(refused.value)
+
+
+class TestDataDir:
+    async def test_existing_open_data_dir_is_reported(self, tmp_path: Path) -> None:
+        """A data dir others can read is left as it is and named in a warning with the fix."""
+        settings = make_settings(tmp_path)
+        data_dir = open_dir(Path(settings.data_dir))
+        with capture_logs() as logs:
+            await prepare(settings)
+        warnings = [line for line in logs if line["event"] == "data_dir_not_private"]
+        assert warnings
+        assert warnings[0]["fix"] == f"chmod 700 {data_dir}"
+        assert mode(data_dir) == 0o755
+
+    async def test_private_data_dir_is_not_reported(self, tmp_path: Path) -> None:
+        """A data dir the gateway created (0700) gives no warning."""
+        settings = make_settings(tmp_path)
+        with capture_logs() as logs:
+            await prepare(settings)
+        assert [line for line in logs if line["event"] == "data_dir_not_private"] == []
 
 
 class TestSqliteDatabase:
