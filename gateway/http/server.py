@@ -128,7 +128,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
                 self.send_400_response(message)
             return
         if self._state != _HEAD:
-            self._cancel_head_timer()
+            if self._head_timer is not None:
+                self._cancel_head_timer()
             return
         self._head_bytes += len(data)
         if self._head_bytes > self.limits.max_bytes:
