@@ -4,9 +4,10 @@ uvicorn's httptools protocol takes a request head of any size (httptools buffers
 value until it ends, so a 50 MB header is held in memory) and waits as long as a client likes
 for a head to finish (slowloris). `GatewayHttpProtocol` answers `431` once the request line
 and header fields pass `max_bytes` or `max_count`, and `408` when a head has not arrived
-`timeout` seconds after it began; a connection that sends nothing is closed after the same
-time. Each refusal closes the connection. On the hot path this costs a few attribute reads
-per chunk read from the socket: a head that arrives in one chunk never arms a timer.
+`timeout` seconds after it began; a connection that sends nothing (or only blank lines) is
+closed after the same time. Each refusal closes the connection. On the hot path this costs a
+few attribute reads per chunk read from the socket: a head that arrives in one chunk never
+arms a timer.
 
 `server_options` is what `obgw serve` hands uvicorn; the benchmark runs the same protocol.
 """
@@ -95,6 +96,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self.limits = limits or HeadLimits()
         self._state = _IDLE
+        self._heads = 0  # request heads begun on this connection
         self._head_bytes = 0  # of the current head, in the chunks before the one being parsed
         self._chunk = 0
         self._head_timer: asyncio.TimerHandle | None = None
@@ -102,7 +104,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_timer = self.loop.call_later(self.limits.timeout, self._head_timed_out)
+        self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
@@ -113,6 +115,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             return
         self._unset_keepalive_if_required()
         self._chunk = len(data)
+        heads = self._heads
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -127,23 +130,30 @@ class GatewayHttpProtocol(HttpToolsProtocol):
                 self.logger.warning(message)
                 self.send_400_response(message)
             return
-        if self._state != _HEAD:
-            if self._head_timer is not None:
-                self._cancel_head_timer()
-            return
-        self._head_bytes += len(data)
-        if self._head_bytes > self.limits.max_bytes:
-            self._refuse(HeaderFieldsTooLargeError(self._too_large()))
-        elif self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.limits.timeout, self._head_timed_out)
+        if self._state == _HEAD:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.limits.max_bytes:
+                self._refuse(HeaderFieldsTooLargeError(self._too_large()))
+            elif self._head_timer is None:
+                self._arm_head_timer()
+        elif (
+            self._state == _IDLE
+            and self._heads == heads
+            and self._head_timer is None
+            and self._is_idle()
+        ):
+            self._arm_head_timer()  # blank lines that begin no request must not hold it open
 
     def on_message_begin(self) -> None:
         self._state = _HEAD
+        self._heads += 1
         self._head_bytes = 0
         super().on_message_begin()
 
     def on_headers_complete(self) -> None:
         self._state = _BODY
+        if self._head_timer is not None:
+            self._cancel_head_timer()
         limits = self.limits
         at_most = self._head_bytes + self._chunk
         if len(self.headers) > limits.max_count or (
@@ -169,8 +179,15 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             return
         if self._state == _HEAD:
             self._refuse(RequestTimeoutError(TOO_SLOW.format(seconds=self.limits.timeout)))
-        else:
-            self.transport.close()  # nothing was sent since the connection opened
+        elif self._is_idle():
+            self.transport.close()  # nothing but blank lines since the last response
+
+    def _is_idle(self) -> bool:
+        """No request on this connection is waiting for its response."""
+        return self.cycle is None or self.cycle.response_complete
+
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.limits.timeout, self._head_timed_out)
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import select
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.app import create_app
 from gateway.http.server import HeadLimits, server_options
@@ -32,12 +34,12 @@ class Reply:
 
 
 class Gateway:
-    """The gateway app served by uvicorn with the options `obgw serve` uses, in a thread."""
+    """The gateway app (or `app`) served by uvicorn with the options of `obgw serve`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, app: ASGIApp | None = None) -> None:
         self.port = int(settings.issuer.rsplit(":", 1)[1])
         config = uvicorn.Config(
-            create_app(settings),
+            app or create_app(settings),
             host="127.0.0.1",
             port=self.port,
             lifespan="on",
@@ -240,6 +242,45 @@ class TestHeaderTimeout:
             assert_problem(reply, 408, "request-timeout")
             assert reply.elapsed < HEADER_TIMEOUT + 1.5
             assert is_closed(sock)
+
+    def test_blank_lines_do_not_hold_a_connection(self, gateway: Gateway) -> None:
+        """Blank lines sent before any request, and after a served one, do not keep it open."""
+        with gateway.connect() as sock:
+            started = time.monotonic()
+            sock.sendall(head())
+            assert read_reply(sock, started).status == 200
+            for _ in range(int(HEADER_TIMEOUT * 5) + 10):
+                try:
+                    sock.sendall(b"\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                if select.select([sock], [], [], 0.2)[0]:
+                    break
+            assert is_closed(sock, wait=1.0)
+            assert time.monotonic() - started < HEADER_TIMEOUT + 2.5
+
+    def test_slow_response_outlives_the_timeout(self, tmp_path: Path) -> None:
+        """A request whose answer takes longer than the head timeout gets it, blank line or not."""
+
+        async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                return
+            await asyncio.sleep(HEADER_TIMEOUT * 1.5)
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"late"})
+
+        port = free_port()
+        settings = make_settings(
+            tmp_path, issuer=f"http://127.0.0.1:{port}", header_timeout=HEADER_TIMEOUT
+        )
+        with Gateway(settings, slow) as served, served.connect() as sock:
+            started = time.monotonic()
+            sock.sendall(head())
+            time.sleep(0.1)
+            sock.sendall(b"\r\n")  # as some clients send after a request
+            reply = read_reply(sock, started)
+        assert reply.status == 200
+        assert reply.elapsed > HEADER_TIMEOUT
 
     def test_silent_connection_is_closed(self, gateway: Gateway) -> None:
         """A connection that never sends a byte is closed after the head timeout."""
