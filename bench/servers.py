@@ -13,7 +13,10 @@ from pathlib import Path
 
 import httpx
 
+from gateway.http.server import KEEP_ALIVE_TIMEOUT
+
 ROOT = Path(__file__).resolve().parent.parent
+GATEWAY_PROTOCOL = "gateway.http.server:GatewayHttpProtocol"
 SERVER_CORE = "0"
 CLIENT_CORE = "1"
 
@@ -33,7 +36,8 @@ def pinned(command: list[str], core: str) -> list[str]:
 
 
 class Server:
-    """One uvicorn process (1 worker, uvloop, httptools, no access log) serving `app`."""
+    """One uvicorn process (1 worker, uvloop, no access log) serving `app` with the `http`
+    protocol (httptools, or a protocol class as `module:Class`)."""
 
     def __init__(
         self,
@@ -44,10 +48,14 @@ class Server:
         log_path: Path,
         *,
         factory: bool = False,
+        http: str = "httptools",
+        options: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.app = app
         self.factory = factory
+        self.http = http
+        self.options = options
         self.port = port
         self.env = {**os.environ, **env}
         self.log_path = log_path
@@ -59,8 +67,8 @@ class Server:
         uvicorn = [
             sys.executable, "-m", "uvicorn", self.app,
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--workers", "1", "--loop", "uvloop", "--http", "httptools",
-            "--no-access-log", "--log-level", "warning",
+            "--workers", "1", "--loop", "uvloop", "--http", self.http,
+            "--no-access-log", "--log-level", "warning", *self.options,
         ]  # fmt: skip
         if self.factory:
             uvicorn.append("--factory")
@@ -119,8 +127,9 @@ class Server:
 
 def gateway_server(data_dir: Path, log_path: Path) -> Server:
     """The gateway with a fresh SQLite data dir and a loopback issuer on a free port, as it
-    runs by default: the request log on (INFO, one JSON line per request to the log file)
-    and tracing at its default sampling."""
+    runs by default: the request log on (INFO, one JSON line per request to the log file),
+    tracing at its default sampling, and the server options of `obgw serve` (its HTTP
+    protocol with the default header limits, no WebSocket, its keep-alive timeout)."""
     port = free_port()
     env = {
         "OBGW_DATA_DIR": str(data_dir),
@@ -128,7 +137,11 @@ def gateway_server(data_dir: Path, log_path: Path) -> Server:
         "OBGW_HTTP_PORT": str(port),
         "OBGW_LOG_LEVEL": "INFO",
     }
-    return Server("gateway", "gateway.asgi:app", port, env, log_path)
+    options = ("--ws", "none", "--no-server-header")
+    options += ("--timeout-keep-alive", str(KEEP_ALIVE_TIMEOUT))
+    return Server(
+        "gateway", "gateway.asgi:app", port, env, log_path, http=GATEWAY_PROTOCOL, options=options
+    )
 
 
 BARE_FACTORIES = {

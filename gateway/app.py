@@ -7,8 +7,6 @@ import contextlib
 import gc
 import hashlib
 import hmac
-import os
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +26,7 @@ from gateway.accounts import routes as accounts
 from gateway.consents import routes as consents
 from gateway.consents.service import ConsentService
 from gateway.events.outbox import Outbox
+from gateway.files import load_secret
 from gateway.housekeeping import Housekeeper
 from gateway.http.host import PipelineHost
 from gateway.http.openapi import install_openapi
@@ -82,26 +81,6 @@ from sandbox.router import build_router
 
 log = structlog.get_logger("obgw")
 VERSION = "0.1.0"
-
-
-def load_secret(settings: Settings) -> bytes:
-    """The gateway secret (pairwise ids, DPoP nonces, authorize sessions).
-
-    `OBGW_SECRET_KEY` wins; else `<data dir>/secret.key`, created on first start. Every
-    replica must share it.
-    """
-    configured = os.environ.get("OBGW_SECRET_KEY")
-    if configured:
-        if len(configured) < 32:
-            raise RuntimeError("OBGW_SECRET_KEY must be at least 32 characters")
-        return configured.encode()
-    path = Path(settings.data_dir) / "secret.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
 
 
 def build_core(
@@ -335,6 +314,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "gateway_started",
             environment=settings.environment.value,
             issuer=settings.issuer,
+            portal=f"{settings.issuer}/",
             core=services.core.name,
         )
         try:

@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import structlog
 import typer
 
+from gateway.files import PrivateFileError
+from gateway.http.server import server_options
 from gateway.partners.models import ClientKind, RegistryError
 from gateway.partners.service import Registry
 from gateway.revocations import Revocations
 from gateway.settings import Settings
+from gateway.startup import DemoPartner, prepare, seed_demo, walkthrough
 from gateway.storage.database import Database
 from gateway.telemetry.logging import configure_logging
+from gateway.telemetry.logging import flush as flush_logs
+from policies.messages import DEFAULT_LANGUAGE, Language, Text, negotiate
 from policies.revocation import RevocationList
-from policies.vocabulary import CUSTOMER_SCOPES, OPS_SCOPES, PARTNER_SCOPES
+from policies.vocabulary import OPS_SCOPES
 
 T = TypeVar("T")
+log = structlog.get_logger("obgw")
 app = typer.Typer(no_args_is_help=True, help="obgw open-banking gateway", add_completion=False)
 partners_app = typer.Typer(no_args_is_help=True, help="Scene partners")
 clients_app = typer.Typer(no_args_is_help=True, help="OAuth clients of partners")
@@ -263,52 +273,83 @@ def keys_list(as_json: JsonFlag = False) -> None:
         typer.echo(f"{row['kid']}  {row['alg']}  {'active' if row['active'] else 'retired'}")
 
 
-async def _seed_demo(settings: Settings) -> dict[str, Any]:
-    db = Database(settings.database_url)
-    try:
-        await db.upgrade() if db.is_sqlite else None
-        registry = _registry(db)
-        partner = await registry.create_partner("Demo School 示例学校", "school", "silver")
-        issued = await registry.create_client(
-            partner_id=partner.id,
-            scopes=[*PARTNER_SCOPES, *CUSTOMER_SCOPES],
-            redirect_uris=["http://127.0.0.1/callback"],
-            name="demo",
-        )
-    finally:
-        await db.dispose()
-    return {
-        "partner_id": partner.id,
-        "client_id": issued.client.client_id,
-        "client_secret": issued.client_secret,
-    }
+DEMO_SANDBOX_ONLY = Text(
+    "`obgw demo` works in the sandbox only: unset OBGW_ENVIRONMENT or set it to sandbox.",
+    "`obgw demo` 只能在沙箱环境中使用：请取消设置 OBGW_ENVIRONMENT，或将其设为 sandbox。",
+)
+NOT_A_TERMINAL = Text(
+    "The demo partner's client secret is printed only to a terminal: run `obgw demo` in one, "
+    "or pass --json to print it as JSON wherever the output goes.",
+    "演示合作方的客户端密钥只会打印到终端：请在终端中运行 `obgw demo`，"
+    "或加上 --json 以 JSON 格式输出到任意位置。",
+)
+WORKERS_NEED_REDIS = Text(
+    "--workers {workers} needs OBGW_REDIS_URL: without Redis every worker process keeps its own "
+    "DPoP replay cache, so one proof would be accepted once per worker. Set "
+    "OBGW_REDIS_URL=redis://… (shared by all workers), or run --workers 1.",
+    "--workers {workers} 需要设置 OBGW_REDIS_URL：没有 Redis 时，每个工作进程各有一份 DPoP "
+    "重放缓存，同一个证明可被每个进程各接受一次。请设置 OBGW_REDIS_URL=redis://…（所有工作进程"
+    "共用），或使用 --workers 1。",
+)
+NOT_SHOWN = (
+    "the demo partner's client secret is printed only to a terminal or with --json; "
+    "run `obgw demo` for another demo partner"
+)
 
 
-def _walkthrough(settings: Settings, demo: dict[str, Any]) -> str:
-    base = settings.issuer
-    return f"""obgw sandbox at {base}
-  portal:     {base}/
-  metadata:   {base}/.well-known/oauth-authorization-server
-  partner:    {demo["partner_id"]}
-  client_id:  {demo["client_id"]}
-  secret:     {demo["client_secret"]}
+def _language() -> Language:
+    """The language of the terminal's locale (`LC_ALL`, `LC_MESSAGES`, `LANG`)."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return negotiate(value.split(".", 1)[0].replace("_", "-"))
+    return DEFAULT_LANGUAGE
 
-Try it:
-  TOKEN=$(curl -s -u {demo["client_id"]}:{demo["client_secret"]} \\
-      -d grant_type=client_credentials -d scope=products {base}/oauth/token \\
-      | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-  curl -s -H "Authorization: Bearer $TOKEN" {base}/v1/products/deposits
-"""
+
+def _say(message: Text, *, err: bool = False) -> None:
+    typer.echo(message(_language()), err=err)
+
+
+def _show_credentials(settings: Settings, partner: DemoPartner, as_json: bool) -> bool:
+    """Print a new demo partner's credentials to a terminal, or as JSON when asked; else not."""
+    if as_json:
+        typer.echo(json.dumps(partner.credentials(settings), ensure_ascii=False))
+    elif sys.stdout.isatty():
+        _say(walkthrough(settings, partner))
+    else:
+        return False
+    return True
+
+
+def _flush_logs_in_background(interval: float = 0.25) -> None:
+    def flush_forever() -> None:
+        while True:
+            time.sleep(interval)
+            flush_logs()
+
+    threading.Thread(target=flush_forever, name="log-flush", daemon=True).start()
 
 
 @app.command()
-def demo() -> None:
-    """Seed a demo partner (sandbox) and print a ready walkthrough."""
+def demo(as_json: JsonFlag = False) -> None:
+    """Seed a demo partner (sandbox) and print a ready walkthrough with its credentials."""
     settings = _settings()
     if not settings.is_sandbox:
-        typer.echo("`obgw demo` is for the sandbox environment", err=True)
+        _say(DEMO_SANDBOX_ONLY, err=True)
         raise typer.Exit(2)
-    typer.echo(_walkthrough(settings, asyncio.run(_seed_demo(settings))))
+    if not as_json and not sys.stdout.isatty():
+        _say(NOT_A_TERMINAL, err=True)
+        raise typer.Exit(2)
+
+    async def seed() -> DemoPartner:
+        db = Database(settings.database_url)
+        try:
+            await db.upgrade() if db.is_sqlite else None
+            return await seed_demo(db)
+        finally:
+            await db.dispose()
+
+    _show_credentials(settings, asyncio.run(seed()), as_json)
 
 
 @app.command()
@@ -316,31 +357,40 @@ def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a new demo partner's credentials as JSON.")
+    ] = False,
 ) -> None:
     """Run the gateway (uvicorn, uvloop, httptools, access log off)."""
-    import os
-
     import uvicorn
 
     os.environ["OBGW_HTTP_PORT"] = str(port)
     settings = _settings()
-    if settings.is_sandbox and settings.is_sqlite:
-        marker = Path(settings.data_dir) / "demo.json"
-        if not marker.exists():
-            demo_client = asyncio.run(_seed_demo(settings))
-            marker.write_text(json.dumps(demo_client))
-            marker.chmod(0o600)
-        typer.echo(_walkthrough(settings, json.loads(marker.read_text())))
+    # This process is the gateway: its lines go where the gateway's go, in the same form.
+    configure_logging(settings.log_level, json=settings.log_json)
+    if workers > 1 and not settings.redis_url:
+        _say(WORKERS_NEED_REDIS.format(workers=workers), err=True)
+        raise typer.Exit(2)
+    try:
+        created = asyncio.run(prepare(settings))
+    except PrivateFileError as exc:
+        _say(exc.message, err=True)
+        raise typer.Exit(2) from exc
+    flush_logs()  # what preparing logged comes before the credentials
+    if created is not None:
+        shown = _show_credentials(settings, created, as_json)
+        log.info(
+            "demo_partner",
+            partner_id=created.partner_id,
+            client_id=created.client_id,
+            created=True,
+            **({} if shown else {"client_secret_not_shown": NOT_SHOWN}),
+        )
+    flush_logs()
+    if workers > 1:
+        _flush_logs_in_background()  # the supervisor's own lines; workers flush theirs
     uvicorn.run(
-        "gateway.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level.lower(),
-        log_config=None,  # uvicorn's loggers propagate to the JSON handler
+        "gateway.asgi:app", host=host, port=port, workers=workers, **server_options(settings)
     )
 
 

@@ -13,11 +13,13 @@ the code names a page on the portal (`/problems/<code>`)::
      ├── NotFoundError                  404 not-found
      ├── MethodNotAllowedError          405 method-not-allowed
      ├── NotAcceptableError             406 not-acceptable
+     ├── RequestTimeoutError            408 request-timeout
      ├── PayloadTooLargeError           413 payload-too-large
      ├── UnsupportedMediaTypeError      415 unsupported-media-type
      ├── ValidationFailedError          422 validation-failed
      ├── CoreRejectedError              422 insufficient-funds | account-frozen | ...
      ├── RateLimitedError               429 rate-limited (Retry-After)
+     ├── HeaderFieldsTooLargeError      431 header-fields-too-large
      ├── CapabilityNotSupportedError    501 capability-not-supported
      ├── CoreUnavailableError           503 core-unavailable (Retry-After)
      └── CoreTimeoutError               504 core-timeout
@@ -67,6 +69,7 @@ __all__ = [
     "CoreTimeoutError",
     "CoreUnavailableError",
     "FieldError",
+    "HeaderFieldsTooLargeError",
     "IdempotencyKeyRequiredError",
     "InsufficientScopeError",
     "InternalError",
@@ -78,6 +81,7 @@ __all__ = [
     "PayloadTooLargeError",
     "ProblemError",
     "RateLimitedError",
+    "RequestTimeoutError",
     "UnsupportedMediaTypeError",
     "ValidationFailedError",
     "from_core_error",
@@ -114,6 +118,18 @@ class CoreRejectedError(ProblemError):
 
 class RateLimitedError(ProblemError):
     status, code = 429, "rate-limited"
+
+
+class RequestTimeoutError(ProblemError):
+    """The request head did not arrive in time (answered by the server, before any route)."""
+
+    status, code = 408, "request-timeout"
+
+
+class HeaderFieldsTooLargeError(ProblemError):
+    """The request line and header fields are too large or too many (RFC 6585 §5)."""
+
+    status, code = 431, "header-fields-too-large"
 
 
 class CapabilityNotSupportedError(ProblemError):
@@ -165,6 +181,8 @@ PROBLEM_TITLES: dict[str, tuple[str, str]] = {
     "client-inactive": ("Partner suspended", "合作方已被暂停"),
     "customer-login-unavailable": ("Customer login unavailable", "客户登录暂不可用"),
     "consent-unavailable": ("Consent no longer available", "授权同意已失效"),
+    "request-timeout": ("Request not received in time", "未能及时收到完整请求"),
+    "header-fields-too-large": ("Request header fields too large", "请求头过大"),
 }
 
 

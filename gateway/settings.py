@@ -7,7 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,7 +40,8 @@ def is_loopback_url(url: str) -> bool:
 class Settings(BaseSettings):
     """Every knob of the gateway; DESIGN §2 names them. All optional."""
 
-    model_config = SettingsConfigDict(env_prefix="OBGW_", extra="ignore")
+    # Validation errors are printed and logged: they must not echo a secret given in a variable.
+    model_config = SettingsConfigDict(env_prefix="OBGW_", extra="ignore", hide_input_in_errors=True)
 
     environment: Environment = Environment.SANDBOX
     # Not OBGW_PORT: Kubernetes service links would set that to "tcp://…".
@@ -60,6 +61,8 @@ class Settings(BaseSettings):
     trace_sample_ratio: float = Field(default=0.01, ge=0.0, le=1.0)
     log_level: str = "INFO"
     log_json: bool = True
+    # The gateway secret; unset: generated into `<data dir>/secret.key` on first start.
+    secret_key: SecretStr | None = None
 
     access_token_ttl: int = Field(default=300, ge=30, le=3600)
     authorization_code_ttl: int = Field(default=60, ge=5, le=60)
@@ -68,6 +71,11 @@ class Settings(BaseSettings):
     dpop_iat_window: int = Field(default=60, ge=5, le=600)
     dpop_require_nonce: bool = False
     max_body_bytes: int = 64 * 1024
+    # The request line and header fields of one request (`431` past either limit).
+    max_header_bytes: int = Field(default=32 * 1024, ge=4 * 1024, le=1024 * 1024)
+    max_header_count: int = Field(default=100, ge=20, le=1000)
+    # Seconds a request head may take to arrive, from its first byte or the connection's start.
+    header_timeout: float = Field(default=10.0, gt=0, le=300)
     revocation_poll_interval: float = Field(default=0.5, gt=0, le=1.0)
     core_timeout: float = Field(default=5.0, gt=0, le=60)
     # Customer login at the authorize pages: wrong passwords and one-time codes allowed per
@@ -75,6 +83,18 @@ class Settings(BaseSettings):
     login_password_attempts: int = Field(default=5, ge=1, le=20)
     login_code_attempts: int = Field(default=3, ge=1, le=10)
     login_lockout: int = Field(default=900, ge=60, le=86400)
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _whole_secret(cls, value: object) -> object:
+        if value == "":
+            return None  # an empty variable (a template's default) means unset
+        if isinstance(value, str) and len(value) < 32:
+            raise ValueError(
+                "OBGW_SECRET_KEY must be at least 32 characters, e.g. the output of "
+                "`python3 -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return value
 
     @model_validator(mode="after")
     def _defaults_and_checks(self) -> Settings:

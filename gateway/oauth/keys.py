@@ -7,9 +7,7 @@ JWKS until every access token it signed has expired.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -17,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from joserfc.jwk import ECKey, KeySet, RSAKey
+
+from gateway.files import create_private, write_private
 
 SIGNING_ALGS = ("ES256", "PS256")
 
@@ -67,24 +67,16 @@ class KeyStore:
     def ensure(self) -> None:
         """Load the keys, generating the first one if the file does not exist."""
         if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             # Several workers may start at once: only the first file to appear counts.
             self._write([generate_key()], replace=False)
         self._load()
 
     def _write(self, keys: list[SigningKey], *, replace: bool = True) -> None:
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump({"keys": [k.as_dict() for k in keys]}, fh, indent=2)
-            if replace:
-                os.replace(tmp, self.path)
-            else:
-                with contextlib.suppress(FileExistsError):
-                    os.link(tmp, self.path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        data = json.dumps({"keys": [k.as_dict() for k in keys]}, indent=2).encode()
+        if replace:
+            write_private(self.path, data)
+        else:
+            create_private(self.path, data)
 
     def _load(self) -> None:
         try:

@@ -22,6 +22,8 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from gateway.files import create_private_file
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _WRITE = "obgw.write"
 
@@ -74,9 +76,11 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            path = sa.engine.make_url(url).database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                # SQLite creates its `-wal` and `-shm` files with the database's mode: an
+                # empty file made 0600 here is a valid empty database, private from the start.
+                create_private_file(Path(path))
             self.engine: AsyncEngine = create_async_engine(url)
             sa.event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             sa.event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
@@ -103,9 +107,11 @@ class Database:
             yield conn
 
     async def upgrade(self) -> None:
-        """Apply every pending migration."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_upgrade)
+        """Apply every pending migration (processes upgrading at once take turns on SQLite)."""
+        async with self.engine.connect() as conn:
+            conn.info[_WRITE] = True
+            async with conn.begin():
+                await conn.run_sync(_upgrade)
 
     async def ping(self) -> bool:
         try:

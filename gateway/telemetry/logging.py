@@ -230,6 +230,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True, stream: Stream 
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    logging.captureWarnings(True)  # Python's warnings as log lines, not bare text on stderr
     root.setLevel(numeric)
     for name, quiet in QUIET.items():
         logging.getLogger(name).setLevel(max(quiet, numeric))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from joserfc.jwk import ECKey
 from typer.testing import CliRunner
 
+from gateway.app import create_app
 from gateway.cli import app
+from tests.conftest import make_settings
 
 
 @pytest.fixture
@@ -116,9 +120,35 @@ class TestCli:
         assert code == 0, out
         assert json.loads(out)["client_id"].startswith("ops_")
 
-    def test_demo(self, env: dict[str, str]) -> None:
-        """`obgw demo` seeds a partner and prints a walkthrough with working credentials."""
-        code, out = run(env, "demo")
+
+class TestDemo:
+    async def test_json_prints_working_credentials(self, env: dict[str, str]) -> None:
+        """`obgw demo --json` prints one JSON object whose client gets a token."""
+        code, out = await asyncio.to_thread(run, env, "demo", "--json")
         assert code == 0, out
-        assert "client_id:" in out
-        assert "/oauth/token" in out
+        demo = json.loads(out)
+        assert demo["portal"].endswith("/")
+        assert demo["client_id"].startswith("cli_")
+        settings = make_settings(
+            Path(env["OBGW_DATA_DIR"]).parent, env.get("OBGW_DATABASE_URL", "")
+        )
+        application = create_app(settings)
+        async with application.router.lifespan_context(application):
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(transport=transport, base_url=settings.issuer) as http:
+                response = await http.post(
+                    "/oauth/token",
+                    data={"grant_type": "client_credentials", "scope": "products"},
+                    auth=(demo["client_id"], demo["client_secret"]),
+                )
+        assert response.status_code == 200, response.text
+
+    def test_secret_is_not_printed_to_a_pipe(self, env: dict[str, str]) -> None:
+        """Without a terminal or `--json`, `obgw demo` refuses before creating a partner."""
+        _, before = run(env, "partners", "list", "--json")
+        code, out = run(env, "demo")
+        assert code == 2
+        assert "--json" in out
+        assert "client_id" not in out
+        _, after = run(env, "partners", "list", "--json")
+        assert json.loads(after)["data"] == json.loads(before)["data"]
