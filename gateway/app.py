@@ -27,6 +27,7 @@ from gateway.consents import routes as consents
 from gateway.consents.service import ConsentService
 from gateway.events.outbox import Outbox
 from gateway.housekeeping import Housekeeper
+from gateway.http.forwarded import ClientAddresses
 from gateway.http.host import PipelineHost
 from gateway.http.openapi import install_openapi
 from gateway.http.routing import RouteTable, product
@@ -340,5 +341,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         issuer=settings.issuer,
         tracing=services.tracing,
         max_body_bytes=settings.max_body_bytes,
+        addresses=ClientAddresses(settings.trusted_proxies, settings.forwarded_header),
     )
     return app

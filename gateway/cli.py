@@ -341,6 +341,7 @@ def serve(
         http="httptools",
         log_level=settings.log_level.lower(),
         log_config=None,  # uvicorn's loggers propagate to the JSON handler
+        proxy_headers=False,  # the gateway reads forwarded headers itself (OBGW_TRUSTED_PROXIES)
     )
 
 

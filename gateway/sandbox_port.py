@@ -1,23 +1,49 @@
-"""The gateway's side of the sandbox routes: sign-up, test customers, browserless consent."""
+"""The gateway's side of the sandbox routes: sign-up, test customers, browserless consent.
+
+A sign-up is limited per client address (as the pipeline host resolved it) in a limiter
+whose memory does not grow with sign-ups or addresses.
+"""
 
 from __future__ import annotations
-
-import time
-from collections import deque
 
 from fastapi import Request
 
 from gateway.errors import InvalidRequestError, RateLimitedError
+from gateway.limits import (
+    MemoryRateLimit,
+    Rate,
+    RateLimit,
+    RedisRateLimit,
+    address_bucket,
+    retry_after_header,
+)
 from gateway.oauth.requests import OAuthError
 from gateway.partners.models import RegistryError
 from gateway.services import Services
+from policies.messages import Text
 from policies.pipeline import Exchange
 from policies.vocabulary import CUSTOMER_SCOPES, PARTNER_SCOPES
 from sandbox.core import ONE_TIME_CODE, TEST_PASSWORD, SandboxCore
 from sandbox.router import AuthorizeRequest, SignupRequest, SignupResponse, TestCustomer
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1/callback"
-SIGNUPS_PER_HOUR = 10
+SIGNUPS = Rate(count=10, period=3600)
+
+TOO_MANY_SIGNUPS = Text(
+    "At most {count} sign-ups an hour are accepted from one address: retry after "
+    "{seconds} seconds, or reuse the credentials you already have.",
+    "同一地址每小时最多注册 {count} 次：请在 {seconds} 秒后重试，或继续使用已获得的凭据。",
+)
+
+
+def signup_limit(services: Services) -> RateLimit:
+    """The sign-up limiter: in Redis when configured (shared by replicas), else in process."""
+    memory = MemoryRateLimit(SIGNUPS)
+    if services.redis is None:
+        return memory
+    return RedisRateLimit(
+        services.redis, SIGNUPS, name="signup", secret=services.secret, fallback=memory
+    )
 
 
 class GatewaySandboxPort:
@@ -26,7 +52,7 @@ class GatewaySandboxPort:
     def __init__(self, services: Services, bank: SandboxCore) -> None:
         self.services = services
         self.bank = bank
-        self._signups: dict[str, deque[float]] = {}
+        self.signups = signup_limit(services)
 
     async def caller(self, request: Request) -> tuple[str, str]:
         exchange: Exchange = request.scope["state"]["exchange"]
@@ -35,21 +61,18 @@ class GatewaySandboxPort:
         assert caller.partner_id is not None, "only partner clients hold sandbox credentials"
         return caller.client_id, caller.partner_id
 
-    def _limit_signups(self, address: str) -> None:
-        now = time.monotonic()
-        window = self._signups.setdefault(address, deque())
-        while window and window[0] < now - 3600:
-            window.popleft()
-        if len(window) >= SIGNUPS_PER_HOUR:
-            retry = int(window[0] + 3600 - now) + 1
+    async def _limit_signups(self, address: str) -> None:
+        decision = await self.signups.hit(address_bucket(address))
+        if not decision.is_allowed:
+            headers = retry_after_header(decision)
             raise RateLimitedError(
-                f"at most {SIGNUPS_PER_HOUR} sign-ups per hour from one address",
-                headers={"Retry-After": str(retry)},
+                TOO_MANY_SIGNUPS.format(count=SIGNUPS.count, seconds=headers["Retry-After"]),
+                headers=headers,
             )
-        window.append(now)
 
     async def signup(self, request: Request, body: SignupRequest) -> SignupResponse:
-        self._limit_signups(request.client.host if request.client else "unknown")
+        exchange: Exchange = request.scope["state"]["exchange"]
+        await self._limit_signups(exchange.client_address)
         registry = self.services.registry
         partner = await registry.create_partner(
             body.partner_name, body.sector, contact_email=body.contact_email

@@ -1,11 +1,11 @@
 """The pipeline host: pure ASGI, the one way into the gateway for every HTTP request.
 
 For each request it assigns the request and interaction ids, resolves the API product from
-the route table, opens the server span, builds the `Exchange` and runs the pipeline with the
-routed app as the terminal stage. The app's response is buffered, so every response phase
-sees the final status, headers and body before the first byte leaves; an unhandled error
-becomes a `500` problem and a client that went away a `499`, and both still pass through
-the response phases.
+the route table and the client's address (`gateway.http.forwarded`), opens the server span,
+builds the `Exchange` and runs the pipeline with the routed app as the terminal stage. The
+app's response is buffered, so every response phase sees the final status, headers and body
+before the first byte leaves; an unhandled error becomes a `500` problem and a client that
+went away a `499`, and both still pass through the response phases.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import PayloadTooLargeError, ProblemError, problem_outcome
+from gateway.http.forwarded import ClientAddresses
 from gateway.http.routing import RouteTable
 from gateway.http.stack import ROUTE_KEY
 from gateway.ids import new_request_id
@@ -51,6 +52,7 @@ class PipelineHost:
         issuer: str,
         tracing: Tracing,
         max_body_bytes: int,
+        addresses: ClientAddresses | None = None,
     ) -> None:
         self.app = app
         self.table = table
@@ -58,6 +60,7 @@ class PipelineHost:
         self.issuer = issuer
         self.tracing = tracing
         self.max_body_bytes = max_body_bytes
+        self.addresses = addresses or ClientAddresses()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,7 +77,7 @@ class PipelineHost:
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         query = scope["query_string"]
         url = self.issuer + path + ("?" + query.decode("latin-1") if query else "")
-        client = scope.get("client")
+        peer = scope.get("client")
         exchange = Exchange(
             product=resolved.product,
             route=resolved.template,
@@ -82,7 +85,7 @@ class PipelineHost:
             url=url,
             headers=headers,
             request_id=request_id,
-            client_address=client[0] if client else "",
+            client_address=self.addresses.resolve(peer[0] if peer else "", scope["headers"]),
         )
         body = _Body(receive, self.max_body_bytes, raw)
         exchange.read_body = body.read
