@@ -1,14 +1,20 @@
 """The gateway's side of the sandbox routes: sign-up, test customers, browserless consent.
 
 A sign-up is limited per client address (as the pipeline host resolved it) in a limiter
-whose memory does not grow with sign-ups or addresses.
+whose memory does not grow with sign-ups or addresses, is validated completely before
+anything is written, and writes its partner and client in one unit of work.
 """
 
 from __future__ import annotations
 
 from fastapi import Request
 
-from gateway.errors import InvalidRequestError, RateLimitedError
+from gateway.errors import (
+    FieldError,
+    InvalidRequestError,
+    RateLimitedError,
+    ValidationFailedError,
+)
 from gateway.limits import (
     MemoryRateLimit,
     Rate,
@@ -19,6 +25,7 @@ from gateway.limits import (
 )
 from gateway.oauth.requests import OAuthError
 from gateway.partners.models import RegistryError
+from gateway.partners.service import _check_redirect_uris
 from gateway.services import Services
 from policies.messages import Text
 from policies.pipeline import Exchange
@@ -28,11 +35,22 @@ from sandbox.router import AuthorizeRequest, SignupRequest, SignupResponse, Test
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1/callback"
 SIGNUPS = Rate(count=10, period=3600)
+CLIENT_NAME = "sandbox sign-up"
 
 TOO_MANY_SIGNUPS = Text(
     "At most {count} sign-ups an hour are accepted from one address: retry after "
     "{seconds} seconds, or reuse the credentials you already have.",
     "同一地址每小时最多注册 {count} 次：请在 {seconds} 秒后重试，或继续使用已获得的凭据。",
+)
+BAD_REDIRECT_URIS = Text(
+    "Some redirect URIs cannot be registered: see `errors` for each one.",
+    "部分回调地址无法登记：各地址的问题见 errors。",
+)
+BAD_REDIRECT_URI = Text(
+    "A redirect URI must be https, or http on a loopback address (127.0.0.1, [::1], "
+    "localhost), and must not contain a fragment (#).",
+    "回调地址必须使用 https，或使用回环地址（127.0.0.1、[::1]、localhost）上的 http，"
+    "且不能包含片段（#）。",
 )
 
 
@@ -44,6 +62,23 @@ def signup_limit(services: Services) -> RateLimit:
     return RedisRateLimit(
         services.redis, SIGNUPS, name="signup", secret=services.secret, fallback=memory
     )
+
+
+def validate_redirect_uris(uris: list[str]) -> list[str]:
+    """`uris` if the registry would register each; else a `422` naming every bad one.
+
+    The one place a sign-up checks redirect URIs, before anything is written, with the
+    registry's own rule.
+    """
+    errors = []
+    for index, uri in enumerate(uris):
+        try:
+            _check_redirect_uris([uri])
+        except RegistryError:
+            errors.append(FieldError(f"redirect_uris.{index}", BAD_REDIRECT_URI))
+    if errors:
+        raise ValidationFailedError(BAD_REDIRECT_URIS, errors=errors)
+    return list(dict.fromkeys(uris))
 
 
 class GatewaySandboxPort:
@@ -73,20 +108,27 @@ class GatewaySandboxPort:
     async def signup(self, request: Request, body: SignupRequest) -> SignupResponse:
         exchange: Exchange = request.scope["state"]["exchange"]
         await self._limit_signups(exchange.client_address)
+        redirect_uris = validate_redirect_uris(body.redirect_uris or [DEFAULT_REDIRECT_URI])
         registry = self.services.registry
-        partner = await registry.create_partner(
-            body.partner_name, body.sector, contact_email=body.contact_email
-        )
-        redirect_uris = body.redirect_uris or [DEFAULT_REDIRECT_URI]
+        partner_id: str | None = None
         try:
-            issued = await registry.create_client(
-                partner_id=partner.id,
-                scopes=[*PARTNER_SCOPES, *CUSTOMER_SCOPES],
-                redirect_uris=redirect_uris,
-                name=f"{body.partner_name} sandbox",
-            )
-        except RegistryError as exc:
-            raise InvalidRequestError(str(exc)) from None
+            async with self.services.db.transaction() as uow:
+                partner = await registry.create_partner(
+                    body.partner_name, body.sector, contact_email=body.contact_email, uow=uow
+                )
+                partner_id = partner.id
+                issued = await registry.create_client(
+                    partner_id=partner.id,
+                    scopes=[*PARTNER_SCOPES, *CUSTOMER_SCOPES],
+                    redirect_uris=redirect_uris,
+                    name=CLIENT_NAME,
+                    uow=uow,
+                )
+                customers = self.customers(partner.id)
+        except BaseException:
+            if partner_id is not None:
+                self.bank.discard(partner_id)
+            raise
         assert issued.client_secret is not None
         issuer = self.services.settings.issuer
         return {
@@ -98,7 +140,7 @@ class GatewaySandboxPort:
             "redirect_uris": redirect_uris,
             "issuer": issuer,
             "token_endpoint": f"{issuer}/oauth/token",
-            "customers": self.customers(partner.id),
+            "customers": customers,
         }
 
     async def authorize(self, client_id: str, partner_id: str, body: AuthorizeRequest) -> str:

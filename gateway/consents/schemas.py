@@ -11,9 +11,23 @@ from typing_extensions import TypedDict
 from gateway.clock import utcnow
 from gateway.consents.models import MAX_LIFETIME, Consent
 from gateway.http.schemas import Money, MoneyIn, Schema, closed
+from gateway.http.validation import InvalidValue
+from policies.messages import Text
 from policies.vocabulary import PERMISSIONS, ConsentStatus, ConsentType
 
 ConsentIdPattern = r"^cns_[a-z2-7]{1,64}$"
+PERMISSIONS_OF_OTHER_TYPE = Text(
+    "Permissions {unknown} are not valid for a {type} consent; valid ones are: {allowed}.",
+    "{type} 类型的授权不能包含权限 {unknown}；可用的权限为：{allowed}。",
+)
+PAYMENT_TERMS = Text(
+    "'payment' is required for payment consents, and only for them.",
+    "付款类授权必须提供 payment，其他类型的授权不能提供。",
+)
+EXPIRY = Text(
+    "expires_at must be an RFC 3339 time with a time zone, in the future and within one year.",
+    "expires_at 必须是带时区的 RFC 3339 时间，晚于当前时间且不超过一年。",
+)
 
 
 class Creditor(Schema):
@@ -64,18 +78,17 @@ class ConsentRequest(Schema):
         allowed = PERMISSIONS[self.type]
         unknown = [p for p in self.permissions if p not in allowed]
         if unknown:
-            raise ValueError(
-                f"permissions {unknown} are not valid for a {self.type.value} consent "
-                f"(allowed: {', '.join(allowed)})"
+            raise InvalidValue(
+                PERMISSIONS_OF_OTHER_TYPE.format(
+                    unknown=", ".join(unknown), type=self.type.value, allowed=", ".join(allowed)
+                )
             )
         if (self.type is ConsentType.PAYMENT) != (self.payment is not None):
-            raise ValueError("'payment' is required for payment consents and only for them")
+            raise InvalidValue(PAYMENT_TERMS)
         if self.expires_at is not None:
-            if self.expires_at.tzinfo is None:
-                raise ValueError("expires_at must carry a timezone (RFC 3339)")
             now = utcnow()
-            if not now < self.expires_at <= now + MAX_LIFETIME:
-                raise ValueError("expires_at must be in the future and within one year")
+            if self.expires_at.tzinfo is None or not now < self.expires_at <= now + MAX_LIFETIME:
+                raise InvalidValue(EXPIRY)
         return self
 
 
