@@ -2,15 +2,15 @@
 
 The router only parses and shapes; the gateway injects a `SandboxPort` that does the work
 (registration, completing the authorization) and tells who is calling (the gateway's pipeline
-has authenticated the request before the route runs). The sandbox imports nothing of the
-gateway: its validators name pydantic error types (`control_characters`, `email_address`) that
-the gateway words for people.
+has authenticated the request before the route runs). Its answers carry credentials, so
+each route is declared never to be stored. The sandbox imports nothing of the gateway: its
+validators name pydantic error types (`control_characters`, `email_address`) that the gateway
+words for people.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -19,7 +19,13 @@ from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
-Declare = Callable[[str], dict[str, Any]]
+
+class Declare(Protocol):
+    """Names a route's API product in the gateway's catalogue (`gateway.http.routing.product`)."""
+
+    def __call__(
+        self, name: str, *, problems: list[int] | None = None, no_store: bool = False
+    ) -> dict[str, Any]: ...
 
 
 # Control characters (NUL, line breaks, tabs, ...), lone surrogates, line and paragraph
@@ -213,7 +219,7 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
         "/signup",
         status_code=201,
         summary="Create a sandbox partner and client",
-        openapi_extra={**declare("sandbox.signup"), "x-problems": [429]},
+        openapi_extra=declare("sandbox.signup", problems=[429], no_store=True),
     )
     async def signup(request: Request, body: Annotated[SignupRequest, Body()]) -> SignupResponse:
         """Self-service sign-up: a partner, a client with every partner-level and customer
@@ -223,7 +229,7 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
     @router.get(
         "/customers",
         summary="The partner's synthetic test customers",
-        openapi_extra=declare("sandbox.customers.read"),
+        openapi_extra=declare("sandbox.customers.read", no_store=True),
     )
     async def customers(who: tuple[str, str] = caller) -> CustomerList:
         """The test customers of the calling partner's world, with their credentials."""
@@ -232,7 +238,7 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
     @router.post(
         "/authorize",
         summary="Approve or deny a pushed request without a browser",
-        openapi_extra={**declare("sandbox.authorize"), "x-problems": [501, 503, 504]},
+        openapi_extra=declare("sandbox.authorize", problems=[501, 503, 504], no_store=True),
     )
     async def authorize(
         body: Annotated[AuthorizeRequest, Body()], who: tuple[str, str] = caller

@@ -1,4 +1,4 @@
-"""The developer portal's front page and the OpenAPI document."""
+"""The developer portal's front page (in Chinese and English) and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from gateway.http.routing import product
 from gateway.http.templates import templates
 
 router = APIRouter(include_in_schema=False, route_class=CallRoute)
+BILINGUAL = "zh-CN, en"
 
 
 @router.get("/", openapi_extra=product("portal.read"))
@@ -23,7 +24,9 @@ async def portal(call: Call) -> HTMLResponse:
         profile=settings.fapi_profile.value if settings.fapi_profile else "",
         sandbox=settings.is_sandbox,
     )
-    return HTMLResponse(html, headers={"Cache-Control": "max-age=60"})
+    return HTMLResponse(
+        html, headers={"Cache-Control": "max-age=60", "Content-Language": BILINGUAL}
+    )
 
 
 @router.get("/openapi.json", openapi_extra=product("portal.read"))
