@@ -44,6 +44,7 @@ from gateway.oauth.state import OAuthState
 from gateway.oauth.tokens import TokenIssuer
 from gateway.ops import health, metrics, traces
 from gateway.partners.service import Registry
+from gateway.portal import problems as problem_pages
 from gateway.portal import routes as portal
 from gateway.products import routes as products
 from gateway.revocations import RevocationFeed, Revocations
@@ -325,6 +326,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.router,
         traces.router,
         portal.router,
+        problem_pages.router,
     ]
     if settings.is_sandbox and bank is not None:
         routers.append(build_router(GatewaySandboxPort(services, bank), product))

@@ -9,9 +9,9 @@ from gateway.deps import Call, CallRoute
 from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
 from gateway.http.templates import templates
+from gateway.portal.problems import BILINGUAL, problem_pages
 
 router = APIRouter(include_in_schema=False, route_class=CallRoute)
-BILINGUAL = "zh-CN, en"
 
 
 @router.get("/", openapi_extra=product("portal.read"))
@@ -23,6 +23,7 @@ async def portal(call: Call) -> HTMLResponse:
         environment=settings.environment.value,
         profile=settings.fapi_profile.value if settings.fapi_profile else "",
         sandbox=settings.is_sandbox,
+        problems=problem_pages(),
     )
     return HTMLResponse(
         html, headers={"Cache-Control": "max-age=60", "Content-Language": BILINGUAL}

@@ -218,9 +218,9 @@ class TestLanguages:
         assert response.headers["content-language"] == language
         assert response.json()["title"] == title
 
-    @pytest.mark.parametrize("path", ["/"])
+    @pytest.mark.parametrize("path", ["/", "/problems/not-found"])
     async def test_bilingual_pages_say_so(self, client: httpx.AsyncClient, path: str) -> None:
-        """The portal is in Chinese and English, and says both."""
+        """The portal and the problem pages are in Chinese and English, and say both."""
         response = await client.get(path)
         assert response.status_code == 200
         assert response.headers["content-language"] == "zh-CN, en"
