@@ -60,6 +60,7 @@ from policies.authentication import Authentication
 from policies.catalog import load_catalog
 from policies.consent import ConsentCache, ConsentCheck
 from policies.dpop import DPoPVerifier, NonceIssuer
+from policies.messages import Text
 from policies.metrics import RequestMetrics
 from policies.pipeline import Pipeline
 from policies.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
@@ -73,6 +74,18 @@ from sandbox.router import build_router
 
 log = structlog.get_logger("obgw")
 VERSION = "0.1.0"
+NO_ROUTE = Text(
+    "Nothing is served at this path: check it against the API reference (/openapi.json).",
+    "此路径下没有任何资源：请对照接口文档（/openapi.json）核对路径。",
+)
+NOT_ALLOWED = Text(
+    "This path does not serve this method; the methods it serves are in the Allow header.",
+    "此路径不支持该方法；支持的方法见 Allow 响应头。",
+)
+UNREADABLE = Text(
+    "The request could not be read: check its headers and body against the API reference.",
+    "无法读取该请求：请对照接口文档检查请求头和请求体。",
+)
 
 
 def load_secret(settings: Settings) -> bytes:
@@ -248,12 +261,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
-            error: errors.ProblemError = errors.NotFoundError(f"no route {request.url.path}")
+            error: errors.ProblemError = errors.NotFoundError(NO_ROUTE)
         elif exc.status_code == 405:
-            error = errors.MethodNotAllowedError(f"{request.method} is not allowed here")
+            error = errors.MethodNotAllowedError(NOT_ALLOWED)
             error.headers.update(exc.headers or {})
         else:
-            error = errors.InvalidRequestError(str(exc.detail))
+            error = errors.InvalidRequestError(UNREADABLE)
             error.status = exc.status_code
         return respond(request, error)
 

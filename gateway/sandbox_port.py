@@ -52,6 +52,10 @@ BAD_REDIRECT_URI = Text(
     "回调地址必须使用 https，或使用回环地址（127.0.0.1、[::1]、localhost）上的 http，"
     "且不能包含片段（#）。",
 )
+NO_SUCH_CUSTOMER = Text(
+    "There is no test customer '{customer}': use one of GET /sandbox/customers.",
+    "不存在测试客户“{customer}”：请使用 GET /sandbox/customers 列出的客户。",
+)
 
 
 def signup_limit(services: Services) -> RateLimit:
@@ -152,7 +156,7 @@ class GatewaySandboxPort:
                 ctx = self.services.core.context(partner_id)
                 customer = await self.services.customer_auth.find(ctx, body.customer)
             if customer is None:
-                raise OAuthError("invalid_request", f"no test customer '{body.customer}'")
+                raise InvalidRequestError(NO_SUCH_CUSTOMER.format(customer=body.customer))
             if body.decision == "deny":
                 return (await flow.deny(pushed)).redirect_to
             selected = None if body.accounts == "all" else list(body.accounts)

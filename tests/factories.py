@@ -248,3 +248,28 @@ def json_lines(capture: Any) -> list[dict[str, Any]]:
     flush()
     output = capture.readouterr().out
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+async def pushed_request(
+    client: httpx.AsyncClient, partner: Partner, *, permissions: list[str] | None = None
+) -> tuple[str, str]:
+    """A consent and its pushed authorization request: the `request_uri` and PKCE verifier."""
+    token = await partner_token(client, partner, "consents")
+    consent_id = await consent(client, token, permissions)
+    verifier, challenge = pkce_pair()
+    par = await client.post(
+        "/oauth/par",
+        data={
+            "response_type": "code",
+            "client_id": partner.client_id,
+            "redirect_uri": CALLBACK,
+            "scope": "accounts",
+            "state": "s-1",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "consent_id": consent_id,
+        },
+        auth=partner.basic,
+    )
+    assert par.status_code == 201, par.text
+    return str(par.json()["request_uri"]), verifier

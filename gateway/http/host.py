@@ -48,6 +48,10 @@ NOT_JSON = Text(
     "The body must be JSON: send it with Content-Type: application/json.",
     "请求体必须是 JSON：请使用 Content-Type: application/json 发送。",
 )
+TOO_LARGE = Text(
+    "The request body is over {limit} bytes: send a smaller body.",
+    "请求体超过 {limit} 字节，请缩小后重新发送。",
+)
 
 
 def _safe(value: bytes | None) -> str | None:
@@ -265,7 +269,7 @@ class _Body:
         self.is_expected = b"transfer-encoding" in headers or declared not in (None, b"0")
 
     def _error(self) -> PayloadTooLargeError:
-        return PayloadTooLargeError(f"Request bodies are limited to {self._limit} bytes.")
+        return PayloadTooLargeError(TOO_LARGE.format(limit=self._limit))
 
     async def _next(self) -> Message:
         if self._too_large:
