@@ -28,6 +28,7 @@ from gateway.consents.service import ConsentService
 from gateway.events.outbox import Outbox
 from gateway.files import load_secret
 from gateway.housekeeping import Housekeeper
+from gateway.http.forwarded import ClientAddresses
 from gateway.http.host import PipelineHost
 from gateway.http.openapi import install_openapi
 from gateway.http.routing import RouteTable, product
@@ -52,6 +53,7 @@ from gateway.oauth.state import OAuthState
 from gateway.oauth.tokens import TokenIssuer
 from gateway.ops import health, metrics, traces
 from gateway.partners.service import Registry
+from gateway.portal import problems as problem_pages
 from gateway.portal import routes as portal
 from gateway.products import routes as products
 from gateway.revocations import RevocationFeed, Revocations
@@ -81,6 +83,18 @@ from sandbox.router import build_router
 
 log = structlog.get_logger("obgw")
 VERSION = "0.1.0"
+NO_ROUTE = Text(
+    "Nothing is served at this path: check it against the API reference (/openapi.json).",
+    "此路径下没有任何资源：请对照接口文档（/openapi.json）核对路径。",
+)
+NOT_ALLOWED = Text(
+    "This path does not serve this method; the methods it serves are in the Allow header.",
+    "此路径不支持该方法；支持的方法见 Allow 响应头。",
+)
+UNREADABLE = Text(
+    "The request could not be read: check its headers and body against the API reference.",
+    "无法读取该请求：请对照接口文档检查请求头和请求体。",
+)
 
 
 def build_core(
@@ -261,22 +275,12 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if exc.status_code == 404:
-            error: errors.ProblemError = errors.NotFoundError(
-                Text(
-                    "Nothing is served at {path}: check the path against /openapi.json.",
-                    "{path} 下没有任何接口，请对照 /openapi.json 检查路径。",
-                ).format(path=request.url.path)
-            )
+            error: errors.ProblemError = errors.NotFoundError(NO_ROUTE)
         elif exc.status_code == 405:
-            error = errors.MethodNotAllowedError(
-                Text(
-                    "{method} is not allowed on this path; the Allow header lists what is.",
-                    "此路径不支持 {method} 方法，可用方法见 Allow 响应头。",
-                ).format(method=request.method)
-            )
+            error = errors.MethodNotAllowedError(NOT_ALLOWED)
             error.headers.update(exc.headers or {})
         else:
-            error = errors.InvalidRequestError(Text(str(exc.detail), "请求无法处理。"))
+            error = errors.InvalidRequestError(UNREADABLE)
             error.status = exc.status_code
         return respond(request, error)
 
@@ -355,6 +359,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.router,
         traces.router,
         portal.router,
+        problem_pages.router,
     ]
     if settings.is_sandbox and bank is not None:
         routers.append(build_router(GatewaySandboxPort(services, bank), product))
@@ -371,5 +376,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         issuer=settings.issuer,
         tracing=services.tracing,
         max_body_bytes=settings.max_body_bytes,
+        addresses=ClientAddresses(settings.trusted_proxies, settings.forwarded_header),
     )
     return app

@@ -1,23 +1,88 @@
-"""The gateway's side of the sandbox routes: sign-up, test customers, browserless consent."""
+"""The gateway's side of the sandbox routes: sign-up, test customers, browserless consent.
+
+A sign-up is limited per client address (as the pipeline host resolved it) in a limiter
+whose memory does not grow with sign-ups or addresses, is validated completely before
+anything is written, and writes its partner and client in one unit of work.
+"""
 
 from __future__ import annotations
 
-import time
-from collections import deque
-
 from fastapi import Request
 
-from gateway.errors import InvalidRequestError, RateLimitedError
+from gateway.errors import (
+    FieldError,
+    InvalidRequestError,
+    RateLimitedError,
+    ValidationFailedError,
+)
+from gateway.limits import (
+    MemoryRateLimit,
+    Rate,
+    RateLimit,
+    RedisRateLimit,
+    address_bucket,
+    retry_after_header,
+)
 from gateway.oauth.requests import OAuthError
 from gateway.partners.models import RegistryError
+from gateway.partners.service import _check_redirect_uris
 from gateway.services import Services
+from policies.messages import Text
 from policies.pipeline import Exchange
 from policies.vocabulary import CUSTOMER_SCOPES, PARTNER_SCOPES
 from sandbox.core import ONE_TIME_CODE, TEST_PASSWORD, SandboxCore
 from sandbox.router import AuthorizeRequest, SignupRequest, SignupResponse, TestCustomer
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1/callback"
-SIGNUPS_PER_HOUR = 10
+SIGNUPS = Rate(count=10, period=3600)
+CLIENT_NAME = "sandbox sign-up"
+
+TOO_MANY_SIGNUPS = Text(
+    "At most {count} sign-ups an hour are accepted from one address: retry after "
+    "{seconds} seconds, or reuse the credentials you already have.",
+    "同一地址每小时最多注册 {count} 次：请在 {seconds} 秒后重试，或继续使用已获得的凭据。",
+)
+BAD_REDIRECT_URIS = Text(
+    "Some redirect URIs cannot be registered: see `errors` for each one.",
+    "部分回调地址无法登记：各地址的问题见 errors。",
+)
+BAD_REDIRECT_URI = Text(
+    "A redirect URI must be https, or http on a loopback address (127.0.0.1, [::1], "
+    "localhost), and must not contain a fragment (#).",
+    "回调地址必须使用 https，或使用回环地址（127.0.0.1、[::1]、localhost）上的 http，"
+    "且不能包含片段（#）。",
+)
+NO_SUCH_CUSTOMER = Text(
+    "There is no test customer '{customer}': use one of GET /sandbox/customers.",
+    "不存在测试客户“{customer}”：请使用 GET /sandbox/customers 列出的客户。",
+)
+
+
+def signup_limit(services: Services) -> RateLimit:
+    """The sign-up limiter: in Redis when configured (shared by replicas), else in process."""
+    memory = MemoryRateLimit(SIGNUPS)
+    if services.redis is None:
+        return memory
+    return RedisRateLimit(
+        services.redis, SIGNUPS, name="signup", secret=services.secret, fallback=memory
+    )
+
+
+def validate_redirect_uris(uris: list[str]) -> list[str]:
+    """`uris` if the registry would register each; else a `422` naming every bad one.
+
+    The one place a sign-up checks redirect URIs, before anything is written, with the
+    registry's own rule.
+    """
+    errors = []
+    for index, uri in enumerate(uris):
+        try:
+            _check_redirect_uris([uri])
+        except RegistryError:
+            errors.append(FieldError(f"redirect_uris.{index}", BAD_REDIRECT_URI))
+    if errors:
+        raise ValidationFailedError(BAD_REDIRECT_URIS, errors=errors)
+    return list(dict.fromkeys(uris))
 
 
 class GatewaySandboxPort:
@@ -26,7 +91,7 @@ class GatewaySandboxPort:
     def __init__(self, services: Services, bank: SandboxCore) -> None:
         self.services = services
         self.bank = bank
-        self._signups: dict[str, deque[float]] = {}
+        self.signups = signup_limit(services)
 
     async def caller(self, request: Request) -> tuple[str, str]:
         exchange: Exchange = request.scope["state"]["exchange"]
@@ -35,35 +100,39 @@ class GatewaySandboxPort:
         assert caller.partner_id is not None, "only partner clients hold sandbox credentials"
         return caller.client_id, caller.partner_id
 
-    def _limit_signups(self, address: str) -> None:
-        now = time.monotonic()
-        window = self._signups.setdefault(address, deque())
-        while window and window[0] < now - 3600:
-            window.popleft()
-        if len(window) >= SIGNUPS_PER_HOUR:
-            retry = int(window[0] + 3600 - now) + 1
+    async def _limit_signups(self, address: str) -> None:
+        decision = await self.signups.hit(address_bucket(address))
+        if not decision.is_allowed:
+            headers = retry_after_header(decision)
             raise RateLimitedError(
-                f"at most {SIGNUPS_PER_HOUR} sign-ups per hour from one address",
-                headers={"Retry-After": str(retry)},
+                TOO_MANY_SIGNUPS.format(count=SIGNUPS.count, seconds=headers["Retry-After"]),
+                headers=headers,
             )
-        window.append(now)
 
     async def signup(self, request: Request, body: SignupRequest) -> SignupResponse:
-        self._limit_signups(request.client.host if request.client else "unknown")
+        exchange: Exchange = request.scope["state"]["exchange"]
+        await self._limit_signups(exchange.client_address)
+        redirect_uris = validate_redirect_uris(body.redirect_uris or [DEFAULT_REDIRECT_URI])
         registry = self.services.registry
-        partner = await registry.create_partner(
-            body.partner_name, body.sector, contact_email=body.contact_email
-        )
-        redirect_uris = body.redirect_uris or [DEFAULT_REDIRECT_URI]
+        partner_id: str | None = None
         try:
-            issued = await registry.create_client(
-                partner_id=partner.id,
-                scopes=[*PARTNER_SCOPES, *CUSTOMER_SCOPES],
-                redirect_uris=redirect_uris,
-                name=f"{body.partner_name} sandbox",
-            )
-        except RegistryError as exc:
-            raise InvalidRequestError(str(exc)) from None
+            async with self.services.db.transaction() as uow:
+                partner = await registry.create_partner(
+                    body.partner_name, body.sector, contact_email=body.contact_email, uow=uow
+                )
+                partner_id = partner.id
+                issued = await registry.create_client(
+                    partner_id=partner.id,
+                    scopes=[*PARTNER_SCOPES, *CUSTOMER_SCOPES],
+                    redirect_uris=redirect_uris,
+                    name=CLIENT_NAME,
+                    uow=uow,
+                )
+                customers = self.customers(partner.id)
+        except BaseException:
+            if partner_id is not None:
+                self.bank.discard(partner_id)
+            raise
         assert issued.client_secret is not None
         issuer = self.services.settings.issuer
         return {
@@ -75,7 +144,7 @@ class GatewaySandboxPort:
             "redirect_uris": redirect_uris,
             "issuer": issuer,
             "token_endpoint": f"{issuer}/oauth/token",
-            "customers": self.customers(partner.id),
+            "customers": customers,
         }
 
     async def authorize(self, client_id: str, partner_id: str, body: AuthorizeRequest) -> str:
@@ -87,7 +156,7 @@ class GatewaySandboxPort:
                 ctx = self.services.core.context(partner_id)
                 customer = await self.services.customer_auth.find(ctx, body.customer)
             if customer is None:
-                raise OAuthError("invalid_request", f"no test customer '{body.customer}'")
+                raise InvalidRequestError(NO_SUCH_CUSTOMER.format(customer=body.customer))
             if body.decision == "deny":
                 return (await flow.deny(pushed)).redirect_to
             selected = None if body.accounts == "all" else list(body.accounts)

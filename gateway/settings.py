@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Environment(StrEnum):
@@ -24,6 +26,16 @@ class FapiProfile(StrEnum):
 class CoreKind(StrEnum):
     SANDBOX = "sandbox"
     FINERACT = "fineract"
+
+
+class ForwardedHeader(StrEnum):
+    """The header the trusted proxies write the client's address into."""
+
+    X_FORWARDED_FOR = "x-forwarded-for"
+    FORWARDED = "forwarded"  # RFC 7239
+
+
+Network = IPv4Network | IPv6Network
 
 
 def is_loopback_url(url: str) -> bool:
@@ -95,6 +107,25 @@ class Settings(BaseSettings):
                 "`python3 -c 'import secrets; print(secrets.token_hex(32))'`"
             )
         return value
+
+    trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = ()
+    forwarded_header: ForwardedHeader = ForwardedHeader.X_FORWARDED_FOR
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> tuple[Network, ...]:
+        """Addresses or CIDR networks, comma- or space-separated (or a list)."""
+        items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+        networks: list[Network] = []
+        for item in items:
+            try:
+                networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"OBGW_TRUSTED_PROXIES: {item!r} is not an IP address or CIDR network "
+                    "(e.g. 10.0.0.0/8, 192.0.2.10)"
+                ) from None
+        return tuple(networks)
 
     @model_validator(mode="after")
     def _defaults_and_checks(self) -> Settings:

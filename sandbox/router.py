@@ -2,38 +2,108 @@
 
 The router only parses and shapes; the gateway injects a `SandboxPort` that does the work
 (registration, completing the authorization) and tells who is calling (the gateway's pipeline
-has authenticated the request before the route runs).
+has authenticated the request before the route runs). Its answers carry credentials, so
+each route is declared never to be stored. The sandbox imports nothing of the gateway: its
+validators name pydantic error types (`control_characters`, `email_address`) that the gateway
+words for people.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Body, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field, with_config
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, with_config
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
-Declare = Callable[[str], dict[str, Any]]
+
+class Declare(Protocol):
+    """Names a route's API product in the gateway's catalogue (`gateway.http.routing.product`)."""
+
+    def __call__(
+        self, name: str, *, problems: list[int] | None = None, no_store: bool = False
+    ) -> dict[str, Any]: ...
+
+
+# Control characters (NUL, line breaks, tabs, ...), lone surrogates, line and paragraph
+# separators and bidirectional overrides: text that databases refuse or that displays deceptively.
+CONTROL_CHARACTERS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+DOMAIN = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{1,62}$")
+
+# pydantic error types the gateway translates for people (gateway.http.validation).
+CONTROL_CHARACTERS_ERROR = "control_characters"
+EMAIL_ERROR = "email_address"
+
+
+def has_control_characters(value: object) -> bool:
+    """True if `value` (a string, or a list of them) holds a character `CONTROL_CHARACTERS`
+    refuses."""
+    if isinstance(value, str):
+        return CONTROL_CHARACTERS.search(value) is not None
+    if isinstance(value, list | tuple):
+        return any(has_control_characters(item) for item in value)
+    return False
 
 
 class _Body(BaseModel):
+    """A request body: no unknown fields, and no control characters in any text."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _plain_text(cls, value: Any) -> Any:
+        if has_control_characters(value):
+            raise PydanticCustomError(
+                CONTROL_CHARACTERS_ERROR, "text must not contain control characters"
+            )
+        return value
+
+
+def _email_address(value: str) -> str:
+    local, at, domain = value.rpartition("@")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_domain = ""
+    if not (
+        at
+        and len(local) <= 64
+        and LOCAL_PART.match(local)
+        and len(ascii_domain) <= 253
+        and DOMAIN.match(ascii_domain)
+    ):
+        raise PydanticCustomError(EMAIL_ERROR, "not an e-mail address")
+    return value
+
+
+EmailAddress = Annotated[
+    str,
+    Field(max_length=254, examples=["it@school.example"], json_schema_extra={"format": "email"}),
+    AfterValidator(_email_address),
+]
+RedirectUri = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class SignupRequest(_Body):
     """A scene partner signing up for the sandbox."""
 
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
     partner_name: str = Field(min_length=1, max_length=200, examples=["阳光小学 Sunshine School"])
     sector: Literal["government", "school", "hospital", "transport", "other"]
-    contact_email: str = Field(
-        pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$", max_length=320, examples=["it@school.example"]
-    )
-    redirect_uris: list[str] | None = Field(
+    contact_email: EmailAddress
+    redirect_uris: list[RedirectUri] | None = Field(
         default=None,
         max_length=5,
-        description="Registered redirect URIs (default: http://127.0.0.1/callback).",
+        description="Registered redirect URIs: https, or http on a loopback address, without a "
+        "fragment (default: http://127.0.0.1/callback).",
     )
 
 
@@ -104,8 +174,8 @@ class AuthorizeRequest(_Body):
 
     request_uri: str = Field(min_length=1, max_length=200)
     customer: str = Field(min_length=1, max_length=64, examples=["zhang.wei"])
-    accounts: Literal["all"] | list[str] = Field(
-        default="all", description="`all`, or the account ids the customer selects."
+    accounts: Literal["all"] | list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default="all", max_length=50, description="`all`, or the account ids the customer selects."
     )
     decision: Literal["approve", "deny"] = "approve"
 
@@ -149,7 +219,7 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
         "/signup",
         status_code=201,
         summary="Create a sandbox partner and client",
-        openapi_extra={**declare("sandbox.signup"), "x-problems": [429]},
+        openapi_extra=declare("sandbox.signup", problems=[429], no_store=True),
     )
     async def signup(request: Request, body: Annotated[SignupRequest, Body()]) -> SignupResponse:
         """Self-service sign-up: a partner, a client with every partner-level and customer
@@ -159,7 +229,7 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
     @router.get(
         "/customers",
         summary="The partner's synthetic test customers",
-        openapi_extra=declare("sandbox.customers.read"),
+        openapi_extra=declare("sandbox.customers.read", no_store=True),
     )
     async def customers(who: tuple[str, str] = caller) -> CustomerList:
         """The test customers of the calling partner's world, with their credentials."""
@@ -168,7 +238,7 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
     @router.post(
         "/authorize",
         summary="Approve or deny a pushed request without a browser",
-        openapi_extra={**declare("sandbox.authorize"), "x-problems": [501, 503, 504]},
+        openapi_extra=declare("sandbox.authorize", problems=[501, 503, 504], no_store=True),
     )
     async def authorize(
         body: Annotated[AuthorizeRequest, Body()], who: tuple[str, str] = caller

@@ -132,6 +132,7 @@ class LiveServer:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            proxy_headers=False,  # as `obgw serve`: the gateway reads forwarded headers itself
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

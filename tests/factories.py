@@ -368,3 +368,28 @@ async def approve(client: httpx.AsyncClient, form: Form) -> httpx.Response:
     data: dict[str, Any] = {**form.fields, "decision": "approve"}
     data["accounts"] = [value for name, value in form.checkboxes if name == "accounts"]
     return await client.post(form.action, data=data)
+
+
+async def pushed_request(
+    client: httpx.AsyncClient, partner: Partner, *, permissions: list[str] | None = None
+) -> tuple[str, str]:
+    """A consent and its pushed authorization request: the `request_uri` and PKCE verifier."""
+    token = await partner_token(client, partner, "consents")
+    consent_id = await consent(client, token, permissions)
+    verifier, challenge = pkce_pair()
+    par = await client.post(
+        "/oauth/par",
+        data={
+            "response_type": "code",
+            "client_id": partner.client_id,
+            "redirect_uri": CALLBACK,
+            "scope": "accounts",
+            "state": "s-1",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "consent_id": consent_id,
+        },
+        auth=partner.basic,
+    )
+    assert par.status_code == 201, par.text
+    return str(par.json()["request_uri"]), verifier

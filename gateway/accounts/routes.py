@@ -16,6 +16,7 @@ from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
 from gateway.http.schemas import Page, money
 from policies.masking import mask_account_number
+from policies.messages import Text
 
 router = APIRouter(prefix="/v1/accounts", tags=["Accounts"], route_class=CallRoute)
 AccountPage = Page[AccountOut]
@@ -23,13 +24,17 @@ BalancePage = Page[BalanceOut]
 AccountId = Annotated[
     str, Path(pattern=AccountIdPattern, description="An account id from /v1/accounts")
 ]
+NO_SUCH_ACCOUNT = Text(
+    "This consent covers no account with this id: use an account_id from GET /v1/accounts.",
+    "此授权不包含该编号的账户：请使用 GET /v1/accounts 返回的 account_id。",
+)
 
 
 def _account_ref(call: Call, account_id: str) -> str:
     """The core reference of a consented account; anything else is simply not found."""
     ref = call.consent.accounts.get(account_id)
     if ref is None:
-        raise NotFoundError("no such account under this consent")
+        raise NotFoundError(NO_SUCH_ACCOUNT)
     return ref
 
 

@@ -13,15 +13,20 @@ from gateway.deps import Call, CallRoute
 from gateway.errors import NotFoundError
 from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
+from policies.messages import Text
 
 router = APIRouter(prefix="/v1/consents", tags=["Consents"], route_class=CallRoute)
 ConsentId = Annotated[str, Path(pattern=ConsentIdPattern, description="A consent id")]
+NO_SUCH_CONSENT = Text(
+    "You have no consent with this id: check the consent_id that POST /v1/consents returned.",
+    "您没有此编号的授权：请核对 POST /v1/consents 返回的 consent_id。",
+)
 
 
 async def _own(call: Call, consent_id: str) -> Consent:
     consent = await call.services.consents.get(consent_id)
     if consent is None or consent.partner_id != call.partner_id:
-        raise NotFoundError("no such consent")
+        raise NotFoundError(NO_SUCH_CONSENT)
     return consent
 
 

@@ -1,11 +1,13 @@
 """The pipeline host: pure ASGI, the one way into the gateway for every HTTP request.
 
 For each request it assigns the request and interaction ids, resolves the API product from
-the route table, opens the server span, builds the `Exchange` and runs the pipeline with the
-routed app as the terminal stage. The app's response is buffered, so every response phase
-sees the final status, headers and body before the first byte leaves; an unhandled error
-becomes a `500` problem and a client that went away a `499`, and both still pass through
-the response phases.
+the route table and the client's address (`gateway.http.forwarded`), opens the server span,
+builds the `Exchange` and runs the pipeline with the routed app as the terminal stage. Before
+the route runs it refuses what no route should see: a method the path does not serve (`405`
+with `Allow`), a body that is not JSON for a route that reads JSON (`415`), a body over the
+limit (`413`). The app's response is buffered, so every response phase sees the final status,
+headers and body before the first byte leaves; an unhandled error becomes a `500` problem and
+a client that went away a `499`, and both still pass through the response phases.
 """
 
 from __future__ import annotations
@@ -17,19 +19,39 @@ from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import PayloadTooLargeError, ProblemError, problem_outcome
-from gateway.http.routing import RouteTable
+from gateway.errors import (
+    MethodNotAllowedError,
+    PayloadTooLargeError,
+    ProblemError,
+    UnsupportedMediaTypeError,
+    problem_outcome,
+)
+from gateway.http.forwarded import ClientAddresses
+from gateway.http.routing import Resolved, RouteTable
 from gateway.http.stack import ROUTE_KEY
 from gateway.ids import new_request_id
 from gateway.telemetry.logging import current_request
 from gateway.telemetry.tracing import Tracing, mark_error
-from policies.catalog import SecurityLevel
 from policies.errors import InternalError
+from policies.messages import Text
 from policies.pipeline import DISCONNECTED, ClientDisconnected, Exchange, Outcome, Pipeline
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+JSON_MEDIA_TYPE = re.compile(r"^application/(json|[^;/\s]+\+json)\s*(;|$)", re.IGNORECASE)
 log = structlog.get_logger("obgw.http")
-NO_STORE = (b"cache-control", b"no-store")
+NO_STORE = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
+NOT_ALLOWED = Text(
+    "This path does not serve {method}; the methods it serves are in the Allow header: {allow}.",
+    "此路径不支持 {method} 方法；支持的方法见 Allow 响应头：{allow}。",
+)
+NOT_JSON = Text(
+    "The body must be JSON: send it with Content-Type: application/json.",
+    "请求体必须是 JSON：请使用 Content-Type: application/json 发送。",
+)
+TOO_LARGE = Text(
+    "The request body is over {limit} bytes: send a smaller body.",
+    "请求体超过 {limit} 字节，请缩小后重新发送。",
+)
 
 
 def _safe(value: bytes | None) -> str | None:
@@ -51,6 +73,7 @@ class PipelineHost:
         issuer: str,
         tracing: Tracing,
         max_body_bytes: int,
+        addresses: ClientAddresses | None = None,
     ) -> None:
         self.app = app
         self.table = table
@@ -58,6 +81,7 @@ class PipelineHost:
         self.issuer = issuer
         self.tracing = tracing
         self.max_body_bytes = max_body_bytes
+        self.addresses = addresses or ClientAddresses()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,7 +98,7 @@ class PipelineHost:
         path = raw_path.decode("latin-1") if raw_path else scope["path"]
         query = scope["query_string"]
         url = self.issuer + path + ("?" + query.decode("latin-1") if query else "")
-        client = scope.get("client")
+        peer = scope.get("client")
         exchange = Exchange(
             product=resolved.product,
             route=resolved.template,
@@ -82,7 +106,7 @@ class PipelineHost:
             url=url,
             headers=headers,
             request_id=request_id,
-            client_address=client[0] if client else "",
+            client_address=self.addresses.resolve(peer[0] if peer else "", scope["headers"]),
         )
         body = _Body(receive, self.max_body_bytes, raw)
         exchange.read_body = body.read
@@ -97,7 +121,7 @@ class PipelineHost:
             token = current_request.set(exchange)
             try:
                 outcome = await self.pipeline.run(
-                    exchange, lambda ex: self._route(scope, body, ex), self._render
+                    exchange, lambda ex: self._route(scope, resolved, body, ex), self._render
                 )
             finally:
                 current_request.reset(token)
@@ -124,9 +148,18 @@ class PipelineHost:
             # instead of waiting for the cycle collector.
             body.release()
             exchange.read_body = _no_body
-        await self._send(send, exchange, outcome, interaction_id, is_head=method == "HEAD")
+        await self._send(
+            send,
+            exchange,
+            outcome,
+            interaction_id,
+            is_head=method == "HEAD",
+            is_no_store=resolved.is_no_store,
+        )
 
-    async def _route(self, scope: Scope, body: _Body, exchange: Exchange) -> Outcome:
+    async def _route(
+        self, scope: Scope, resolved: Resolved, body: _Body, exchange: Exchange
+    ) -> Outcome:
         """Call the routed app and collect its whole response."""
         status = 0
         headers: list[tuple[bytes, bytes]] = []
@@ -143,6 +176,7 @@ class PipelineHost:
         if scope["method"] == "HEAD":
             scope = {**scope, "method": "GET"}
         try:
+            _refuse_early(resolved, exchange, body)
             # The body is read here, not by the framework, so that its limit is a 413 and a
             # client that leaves mid-body a 499, whatever the route does with it.
             if body.is_expected:
@@ -173,6 +207,7 @@ class PipelineHost:
         interaction_id: str,
         *,
         is_head: bool,
+        is_no_store: bool,
     ) -> None:
         if outcome.status == DISCONNECTED:
             return
@@ -187,13 +222,28 @@ class PipelineHost:
             if name not in present:
                 headers.append((name, value.encode("latin-1")))
                 present.add(name)
-        if exchange.product.level is SecurityLevel.A2 and b"cache-control" not in present:
-            headers.append(NO_STORE)
+        if is_no_store and b"cache-control" not in present:
+            headers.extend(NO_STORE)
         if b"content-length" not in present:
             headers.append((b"content-length", b"%d" % len(outcome.body)))
         body = b"" if is_head else outcome.body
         await send({"type": "http.response.start", "status": outcome.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _refuse_early(resolved: Resolved, exchange: Exchange, body: _Body) -> None:
+    """What the route must not see: a method its path does not serve, a body it cannot read."""
+    if resolved.route is None and resolved.allow:
+        raise MethodNotAllowedError(
+            NOT_ALLOWED.format(method=exchange.method, allow=resolved.allow),
+            headers={"Allow": resolved.allow},
+        )
+    if resolved.takes_json and body.is_expected:
+        media_type = exchange.headers.get("content-type", "")
+        if not JSON_MEDIA_TYPE.match(media_type):
+            # RFC 9110 §15.5.16: say which media types the target accepts.
+            accepts = {"Accept-Post": "application/json"} if exchange.method == "POST" else {}
+            raise UnsupportedMediaTypeError(NOT_JSON, headers=accepts)
 
 
 async def _no_body() -> bytes:
@@ -219,7 +269,7 @@ class _Body:
         self.is_expected = b"transfer-encoding" in headers or declared not in (None, b"0")
 
     def _error(self) -> PayloadTooLargeError:
-        return PayloadTooLargeError(f"Request bodies are limited to {self._limit} bytes.")
+        return PayloadTooLargeError(TOO_LARGE.format(limit=self._limit))
 
     async def _next(self) -> Message:
         if self._too_large:

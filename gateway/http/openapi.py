@@ -7,9 +7,10 @@ pipeline adds to every operation is derived here from its API product, in one pl
   authentication) of the product's `access`;
 - every problem the operation can answer, as `application/problem+json` (the OAuth endpoints'
   errors as `application/json` with the RFC 6749 members) — the ones every request may meet
-  (`500`; `400`/`422` with parameters or a body; `413` with a body; `401`/`403` with a token)
-  and those a route names (`product(..., problems=[404, 501, 503, 504])`);
-- the `X-Request-ID` and `x-fapi-interaction-id` headers on every response;
+  (`500`; `400`/`422` with parameters or a body; `413` with a body, `415` with a JSON body;
+  `401`/`403` with a token) and those a route names (`product(..., problems=[404, 501])`);
+- the `X-Request-ID` and `x-fapi-interaction-id` headers on every response, and
+  `Cache-Control: no-store` on the answers of A2 operations and those declared `no_store`;
 - an example for every response and request body, taken from the models' examples.
 """
 
@@ -23,6 +24,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, TypeAdapter
 
 from gateway.errors import PROBLEM_TITLES
+from gateway.http.routing import NO_STORE_KEY
 from gateway.http.schemas import Problem
 from gateway.oauth.schemas import (
     OAuthProblem,
@@ -31,7 +33,7 @@ from gateway.oauth.schemas import (
     TokenRequest,
 )
 from gateway.services import Services
-from policies.catalog import Access, Catalog, Product
+from policies.catalog import Access, Catalog, Product, SecurityLevel
 from policies.vocabulary import CUSTOMER_SCOPES, OPS_SCOPES, PARTNER_SCOPES
 
 PROBLEMS_KEY = "x-problems"
@@ -50,6 +52,7 @@ STATUSES: dict[int, tuple[tuple[str, ...], str]] = {
     404: (("not-found",), "No such resource for this caller (or not under this consent)."),
     409: (("idempotency-key-in-flight",), "A request with this idempotency key is in progress."),
     413: (("payload-too-large",), "The body is over 64 KiB."),
+    415: (("unsupported-media-type",), "The body is not JSON (Content-Type: application/json)."),
     422: (("validation-failed",), "A field is invalid; `errors` names each one."),
     429: (("rate-limited",), "Too many requests; retry after `Retry-After` seconds."),
     500: (("internal-error",), "An unexpected error; quote the request id (`instance`)."),
@@ -75,6 +78,11 @@ EXTRA_HEADERS = {
     "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}},
     "DPoP-Nonce": {
         "description": "A server nonce to put in the next DPoP proof (RFC 9449 §8).",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "`no-store`: the answer carries customer data or credentials, which no "
+        "cache may keep.",
         "schema": {"type": "string"},
     },
 }
@@ -155,8 +163,9 @@ def complete(
             product = catalog.product(operation["x-api-product"])
             operation["x-security-level"] = product.level.value
             operation["security"] = _security(product, strict=strict)
+            is_no_store = operation.pop(NO_STORE_KEY, False) or product.level is SecurityLevel.A2
             _add_problems(operation, product)
-            _add_headers(operation)
+            _add_headers(operation, is_no_store=is_no_store)
             _add_examples(operation, schemas)
     return document
 
@@ -241,6 +250,8 @@ def _statuses(operation: dict[str, Any], product: Product) -> set[int]:
         statuses |= {400, 422}
     if has_body:
         statuses.add(413)
+        if "application/json" in operation["requestBody"].get("content", {}):
+            statuses.add(415)
     if product.takes_token:
         statuses |= {400, 401}
         if product.access is Access.TOKEN:
@@ -300,11 +311,13 @@ def _problem_example(status: int, code: str, detail: str) -> dict[str, Any]:
     }
 
 
-def _add_headers(operation: dict[str, Any]) -> None:
-    for response in operation.get("responses", {}).values():
+def _add_headers(operation: dict[str, Any], *, is_no_store: bool) -> None:
+    for status, response in operation.get("responses", {}).items():
         headers = response.setdefault("headers", {})
         for name in RESPONSE_HEADERS:
             headers[name] = {"$ref": f"#/components/headers/{name}"}
+        if is_no_store and status.startswith("2"):
+            headers["Cache-Control"] = {"$ref": "#/components/headers/Cache-Control"}
 
 
 def _add_examples(operation: dict[str, Any], schemas: dict[str, Any]) -> None:

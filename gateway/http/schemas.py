@@ -1,9 +1,10 @@
 """Shapes every part of the API shares: money, lists, and the problem document.
 
 Request bodies are pydantic models: they validate what partners send, and refuse unknown
-fields (DESIGN §4). Response bodies are `TypedDict`s: mypy checks that routes fill them
-exactly, pydantic derives their schemas for the API description, and orjson writes them
-(`JsonResponse`) without a second validation on the way out.
+fields (DESIGN §4) and control characters in any text. Response bodies are `TypedDict`s:
+mypy checks that routes fill them exactly, pydantic derives their schemas for the API
+description, and orjson writes them (`JsonResponse`) without a second validation on the way
+out.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import re
 from decimal import Decimal
 from typing import Annotated, Generic, Literal, NotRequired, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, with_config
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, with_config
 from pydantic.config import JsonDict
 from typing_extensions import TypedDict
 
 from adapters.contract import Money as CoreMoney
-from gateway.http.validation import InvalidValue
+from gateway.http.validation import InvalidValue, plain_text
 from policies.messages import Text
 
 T = TypeVar("T")
@@ -34,27 +35,33 @@ def closed(*examples: JsonDict) -> ConfigDict:
 
 
 class Schema(BaseModel):
-    """Base of every request body: unknown fields are refused (DESIGN §4)."""
+    """Base of every request body: unknown fields and control characters are refused."""
 
     model_config = CLOSED
+
+    @field_validator("*")
+    @classmethod
+    def _plain_text(cls, value: object) -> object:
+        return plain_text(value)
+
+
+NOT_AN_AMOUNT = Text(
+    "This must be a positive decimal string with exactly two fraction digits and at most 13 "
+    'integer digits, such as "128.50".',
+    '此处必须是正的十进制字符串，恰好两位小数、整数部分最多 13 位，如 "128.50"。',
+)
 
 
 def _positive_amount(value: str) -> str:
     if not MONEY_VALUE.match(value) or Decimal(value) <= 0:
-        raise InvalidValue(
-            Text(
-                "An amount is a positive decimal string with exactly two fraction digits and "
-                'at most 13 integer digits, such as "128.50".',
-                '金额须为正的十进制字符串，恰好两位小数、整数部分不超过 13 位，如 "128.50"。',
-            )
-        )
+        raise InvalidValue(NOT_AN_AMOUNT)
     return value
 
 
 AmountValue = Annotated[
     str,
-    # The pattern is documented, and checked by the validator with a message people can use.
-    Field(json_schema_extra={"pattern": MONEY_VALUE.pattern}, examples=["128.50"]),
+    # The pattern is documented, and checked by the validator, whose message says it in words.
+    Field(examples=["128.50"], json_schema_extra={"pattern": MONEY_VALUE.pattern}),
     AfterValidator(_positive_amount),
 ]
 

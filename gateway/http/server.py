@@ -251,4 +251,5 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "timeout_keep_alive": KEEP_ALIVE_TIMEOUT,
         "log_level": settings.log_level.lower(),
         "log_config": None,  # uvicorn's loggers propagate to the JSON handler
+        "proxy_headers": False,  # the gateway reads forwarded headers itself (OBGW_TRUSTED_PROXIES)
     }

@@ -2,15 +2,27 @@
 
 pydantic describes each failed field with an error `type` and its context (`max_length`,
 `pattern`, …); these become a `Text`, so a Chinese reader sees a whole Chinese message.
-Validators of our own raise `InvalidValue` with a `Text` of their own.
+Validators of our own raise `InvalidValue` with a `Text` of their own; the sandbox, which may
+not import the gateway, raises pydantic errors of its own types (`control_characters`,
+`email_address`), worded here.
+
+No text field of a request may hold control characters: NUL and the like are refused by
+PostgreSQL, line breaks and bidirectional overrides make stored text display deceptively.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from policies.messages import Text
+
+# Control characters, lone surrogates, line and paragraph separators, bidirectional overrides
+# (the same set as `sandbox.router.CONTROL_CHARACTERS`).
+CONTROL_CHARACTERS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 class InvalidValue(ValueError):
@@ -22,6 +34,31 @@ class InvalidValue(ValueError):
 
 
 FALLBACK = Text("This value is not valid here.", "该值无效。")
+NO_CONTROL_CHARACTERS = Text(
+    "This text must not contain control characters (NUL, line breaks, tabs and the like): "
+    "remove them.",
+    "此文本不能包含控制字符（如 NUL、换行符、制表符等），请删除。",
+)
+
+
+def has_control_characters(value: object) -> bool:
+    """True if `value` (a string, or a list or mapping holding strings) holds a character
+    `CONTROL_CHARACTERS` refuses."""
+    if isinstance(value, str):
+        return CONTROL_CHARACTERS.search(value) is not None
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(has_control_characters(item) for item in value)
+    if isinstance(value, Mapping):
+        return any(has_control_characters(k) or has_control_characters(v) for k, v in value.items())
+    return False
+
+
+def plain_text(value: Any) -> Any:
+    """A pydantic validator: `value` unless it holds control characters."""
+    if has_control_characters(value):
+        raise InvalidValue(NO_CONTROL_CHARACTERS)
+    return value
+
 
 BY_TYPE: dict[str, Text] = {
     "missing": Text("This field is required.", "此字段为必填项。"),
@@ -84,6 +121,11 @@ BY_TYPE: dict[str, Text] = {
     "url_parsing": Text("This must be an absolute URL.", "此处必须是完整的 URL。"),
     "url_type": Text("This must be an absolute URL.", "此处必须是完整的 URL。"),
     "url_scheme": Text("This URL's scheme is not allowed.", "不允许此 URL 协议。"),
+    "control_characters": NO_CONTROL_CHARACTERS,
+    "email_address": Text(
+        "This must be an e-mail address such as it@school.example.",
+        "此处必须是电子邮件地址，如 it@school.example。",
+    ),
 }
 
 

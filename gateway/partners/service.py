@@ -7,6 +7,8 @@ nothing to a secret of that entropy); client public keys are stored as a JWKS.
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +29,7 @@ from gateway.partners.models import (
 )
 from gateway.partners.store import ClientStore, PartnerStore
 from gateway.revocations import Revocations
-from gateway.storage.database import Database
+from gateway.storage.database import Database, UnitOfWork
 from policies.pipeline import Caller
 from policies.vocabulary import ALL_SCOPES, OPS_SCOPES
 
@@ -77,6 +79,7 @@ class Registry:
         sector: str,
         tier: str = "bronze",
         contact_email: str | None = None,
+        uow: UnitOfWork | None = None,
     ) -> Partner:
         if not name.strip() or len(name) > 200:
             raise RegistryError("a partner name is 1-200 characters")
@@ -89,7 +92,7 @@ class Registry:
             utcnow(),
             contact_email,
         )
-        async with self.db.transaction() as uow:
+        async with self._unit(uow) as uow:
             await self.partners.insert(uow.conn, partner)
         return partner
 
@@ -119,6 +122,7 @@ class Registry:
         auth_method: str | None = None,
         name: str = "",
         kind: str = ClientKind.PARTNER,
+        uow: UnitOfWork | None = None,
     ) -> IssuedClient:
         """Register a client: with a JWKS it uses private_key_jwt, else it gets a secret."""
         unknown = set(scopes) - set(ALL_SCOPES)
@@ -149,7 +153,7 @@ class Registry:
             secret_hash=secret_hash,
             jwks=jwks,
         )
-        async with self.db.transaction() as uow:
+        async with self._unit(uow) as uow:
             if partner_id is not None and await self.partners.get(uow.conn, partner_id) is None:
                 raise RegistryError(f"no partner {partner_id}")
             await self.clients.insert(uow.conn, client)
@@ -189,3 +193,12 @@ class Registry:
             if changed:
                 await self.revocations.record(uow, "client", client_id, utcnow() + REVOKED_FOR)
         return changed
+
+    @asynccontextmanager
+    async def _unit(self, uow: UnitOfWork | None) -> AsyncIterator[UnitOfWork]:
+        """The caller's unit of work (several changes that commit together), else a new one."""
+        if uow is not None:
+            yield uow
+            return
+        async with self.db.transaction() as new:
+            yield new

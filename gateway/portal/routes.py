@@ -1,4 +1,4 @@
-"""The developer portal's front page and the OpenAPI document."""
+"""The developer portal's front page (in Chinese and English) and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from gateway.deps import Call, CallRoute
 from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
 from gateway.http.templates import templates
+from gateway.portal.problems import BILINGUAL, problem_pages
 
 router = APIRouter(include_in_schema=False, route_class=CallRoute)
 
@@ -22,8 +23,11 @@ async def portal(call: Call) -> HTMLResponse:
         environment=settings.environment.value,
         profile=settings.fapi_profile.value if settings.fapi_profile else "",
         sandbox=settings.is_sandbox,
+        problems=problem_pages(),
     )
-    return HTMLResponse(html, headers={"Cache-Control": "max-age=60"})
+    return HTMLResponse(
+        html, headers={"Cache-Control": "max-age=60", "Content-Language": BILINGUAL}
+    )
 
 
 @router.get("/openapi.json", openapi_extra=product("portal.read"))

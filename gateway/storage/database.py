@@ -27,6 +27,9 @@ from gateway.files import create_private_file
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _WRITE = "obgw.write"
 
+BUSY_TIMEOUT_MS = 5_000
+UPGRADE_WAIT_MS = 120_000
+
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # The driver must not open transactions itself: `_sqlite_begin` does, with the right mode.
@@ -35,7 +38,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -109,9 +112,18 @@ class Database:
     async def upgrade(self) -> None:
         """Apply every pending migration (processes upgrading at once take turns on SQLite)."""
         async with self.engine.connect() as conn:
+            if self.is_sqlite:
+                # Another process's migration may hold the write lock for a while: wait for it.
+                await conn.exec_driver_sql(f"PRAGMA busy_timeout={UPGRADE_WAIT_MS}")
+                await conn.commit()
             conn.info[_WRITE] = True
-            async with conn.begin():
-                await conn.run_sync(_upgrade)
+            try:
+                async with conn.begin():
+                    await conn.run_sync(_upgrade)
+            finally:
+                if self.is_sqlite:
+                    await conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                    await conn.commit()
 
     async def ping(self) -> bool:
         try:

@@ -513,6 +513,9 @@ class TestHelmChart:
             {"podDisruptionBudget": {"minAvailable": "half"}},
             {"database": {"existingSecret": "Not A Secret Name"}},
             {"replicas": 3},
+            {"config": {"trustedProxies": "10.0.0.0/8"}},
+            {"config": {"trustedProxies": ["ingress.local"]}},
+            {"config": {"forwardedHeader": "x-real-ip"}},
         ],
         ids=lambda overrides: json.dumps(overrides),
     )
@@ -523,3 +526,44 @@ class TestHelmChart:
         jsonschema = pytest.importorskip("jsonschema")
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.Draft7Validator(schema).validate(_merge(default_values, overrides))
+
+
+class TestTrustedProxies:
+    def test_not_trusted_by_default(self, default_docs: list[Doc]) -> None:
+        """By default the gateway is told of no proxy: forwarded headers are ignored."""
+        container = _one(default_docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+        assert not {"OBGW_TRUSTED_PROXIES", "OBGW_FORWARDED_HEADER"} & _env(container).keys()
+
+    def test_configured_proxies_reach_the_gateway_and_the_job(self, render: Render) -> None:
+        """config.trustedProxies becomes OBGW_TRUSTED_PROXIES, which the settings accept."""
+        from gateway.settings import Settings
+
+        values = {
+            **PRODUCTION,
+            "config": {
+                **PRODUCTION["config"],
+                "trustedProxies": ["10.0.0.0/8", "2001:db8::/32", "192.0.2.10"],
+                "forwardedHeader": "forwarded",
+            },
+        }
+        docs = _render_ok(render, values)
+        for kind in ("Deployment", "Job"):
+            container = _one(docs, kind)["spec"]["template"]["spec"]["containers"][0]
+            env = _env(container)
+            assert env["OBGW_TRUSTED_PROXIES"]["value"] == "10.0.0.0/8,2001:db8::/32,192.0.2.10"
+            assert env["OBGW_FORWARDED_HEADER"]["value"] == "forwarded"
+        settings = Settings(
+            trusted_proxies=env["OBGW_TRUSTED_PROXIES"]["value"],
+            forwarded_header=env["OBGW_FORWARDED_HEADER"]["value"],
+        )
+        assert [str(p) for p in settings.trusted_proxies] == [
+            "10.0.0.0/8",
+            "2001:db8::/32",
+            "192.0.2.10/32",
+        ]
+
+    def test_schema_accepts_addresses_and_networks(self, schema: Doc, default_values: Doc) -> None:
+        """IPv4 and IPv6 addresses and networks pass values.schema.json."""
+        jsonschema = pytest.importorskip("jsonschema")
+        values = {"config": {"trustedProxies": ["10.0.0.0/8", "fd00::/8", "192.0.2.10", "::1"]}}
+        jsonschema.Draft7Validator(schema).validate(_merge(default_values, values))

@@ -307,3 +307,40 @@ class TestSandboxCore:
         assert seen == whole
         assert len(whole) > 7
         assert isinstance(await core.health(), CoreHealth)
+
+
+class TestWorldCache:
+    async def test_worlds_kept_are_bounded(self) -> None:
+        """However many partners sign up, at most `max_worlds` worlds stay in memory."""
+        core = SandboxCore(clock=lambda _partner_id: NOW, max_worlds=3)
+        for i in range(10):
+            core.list_customers(f"ptn_{i}")
+        assert len(core._worlds) == 3
+        assert list(core._worlds) == ["ptn_7", "ptn_8", "ptn_9"]
+
+    async def test_recently_used_worlds_stay(self) -> None:
+        """A world in use is kept; the least recently used one goes first."""
+        core = SandboxCore(clock=lambda _partner_id: NOW, max_worlds=2)
+        first = core.world(PARTNER)
+        core.world(OTHER)
+        assert core.world(PARTNER) is first
+        core.world("ptn_gamma")
+        assert core.world(PARTNER) is first
+        assert OTHER not in core._worlds
+
+    async def test_an_evicted_world_comes_back_the_same(self) -> None:
+        """A world generated again after eviction equals the first (same seed, same day)."""
+        core = SandboxCore(clock=lambda _partner_id: NOW, max_worlds=1)
+        before = await snapshot(core, PARTNER)
+        core.world(OTHER)
+        assert PARTNER not in core._worlds
+        assert await snapshot(core, PARTNER) == before
+
+    async def test_discard_forgets_world_and_seed(self) -> None:
+        """A partner whose sign-up did not commit leaves nothing behind."""
+        core = SandboxCore(clock=lambda _partner_id: NOW)
+        core.reset(PARTNER, seed=5)
+        core.discard(PARTNER)
+        assert PARTNER not in core._worlds
+        assert PARTNER not in core._seeds
+        assert core.world(PARTNER).seed == 0

@@ -203,6 +203,12 @@ Deployment only: the ConfigMap does not exist yet when a pre-install hook runs.
   value: {{ .Values.config.traceSampleRatio | toString | quote }}
 - name: OBGW_CORE_TIMEOUT
   value: {{ .Values.config.coreTimeout | toString | quote }}
+{{- with .Values.config.trustedProxies }}
+- name: OBGW_TRUSTED_PROXIES
+  value: {{ join "," . | quote }}
+- name: OBGW_FORWARDED_HEADER
+  value: {{ $.Values.config.forwardedHeader | quote }}
+{{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}

@@ -1,0 +1,413 @@
+"""What each problem means and what its caller should do, in Chinese and English.
+
+A problem document's `type` (`/problems/<code>`) leads to a page built from these: one for each
+code of `gateway.errors.PROBLEM_TITLES` here, and one for each OAuth error in
+`gateway.portal.oauth_guides`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from policies.messages import Text
+
+
+@dataclass(frozen=True, slots=True)
+class Guide:
+    """A problem's HTTP status (None: sent to the redirect URI), meaning and remedy."""
+
+    status: int | None
+    meaning: Text
+    remedy: Text
+
+
+GUIDES: dict[str, Guide] = {
+    "internal-error": Guide(
+        500,
+        Text(
+            "The gateway failed in a way the caller cannot fix.",
+            "网关内部出错，调用方无法自行修复。",
+        ),
+        Text(
+            "Retry later; if it persists, contact the bank quoting the request id (`instance`).",
+            "请稍后重试；如果持续出现，请联系银行并提供请求编号（instance）。",
+        ),
+    ),
+    "invalid-request": Guide(
+        400,
+        Text(
+            "The request is malformed: a bad cursor, a body that is not a JSON object, or a "
+            "parameter the endpoint cannot read.",
+            "请求格式有误：例如游标无效、请求体不是 JSON 对象，或参数无法识别。",
+        ),
+        Text(
+            "Read `detail` and `errors`, correct the request and send it again.",
+            "请阅读 detail 和 errors，修正请求后重新发送。",
+        ),
+    ),
+    "idempotency-key-required": Guide(
+        400,
+        Text(
+            "This operation moves money or creates a financial resource and needs an "
+            "Idempotency-Key header.",
+            "该操作涉及资金或创建金融资源，必须携带 Idempotency-Key 请求头。",
+        ),
+        Text(
+            "Send a unique key of 1 to 64 letters, digits, '-' or '_' per operation, and the "
+            "same key when you retry it.",
+            "每个操作使用一个唯一的键（1 至 64 个字母、数字、“-”或“_”），重试时使用相同的键。",
+        ),
+    ),
+    "invalid-token": Guide(
+        401,
+        Text(
+            "The access token is missing, malformed, expired or revoked, or its DPoP proof "
+            "does not match.",
+            "访问令牌缺失、格式错误、已过期或已撤销，或其 DPoP 证明不匹配。",
+        ),
+        Text(
+            "Get a new token at /oauth/token and send it in the Authorization header, with a "
+            "fresh DPoP proof when the token is DPoP-bound; the WWW-Authenticate header says "
+            "what was wrong.",
+            "请在 /oauth/token 获取新令牌并放在 Authorization 请求头中发送；"
+            "令牌绑定 DPoP 时须同时附上新的 DPoP 证明。WWW-Authenticate 响应头说明了具体原因。",
+        ),
+    ),
+    "insufficient-scope": Guide(
+        403,
+        Text(
+            "The access token does not carry the scope this operation needs.",
+            "访问令牌不包含该操作所需的授权范围。",
+        ),
+        Text(
+            "Request a token with the scope listed for the operation in the API reference; "
+            "your client must be registered for that scope.",
+            "请按接口文档申请包含所需范围的令牌；您的客户端须已登记该范围。",
+        ),
+    ),
+    "consent-insufficient": Guide(
+        403,
+        Text(
+            "The customer's consent does not grant the permission this operation needs.",
+            "客户的授权不包含该操作所需的权限。",
+        ),
+        Text(
+            "Ask the customer for a new consent that includes the permission, then use the "
+            "token issued for it.",
+            "请让客户重新授权并包含所需权限，然后使用为新授权签发的令牌。",
+        ),
+    ),
+    "not-found": Guide(
+        404,
+        Text(
+            "Nothing is there for you: the path is unknown, or the resource does not exist, "
+            "belongs to another partner or is not covered by the consent.",
+            "没有可供您访问的内容：路径不存在，或资源不存在、属于其他合作方、不在授权范围内。",
+        ),
+        Text(
+            "Check the path and the id against what the API returned to you.",
+            "请对照接口返回给您的内容核对路径和编号。",
+        ),
+    ),
+    "method-not-allowed": Guide(
+        405,
+        Text(
+            "The path exists but does not serve this HTTP method.",
+            "该路径存在，但不支持此 HTTP 方法。",
+        ),
+        Text(
+            "Use one of the methods listed in the Allow response header.",
+            "请使用 Allow 响应头列出的方法之一。",
+        ),
+    ),
+    "not-acceptable": Guide(
+        406,
+        Text(
+            "The gateway cannot answer in any of the formats the Accept header asks for.",
+            "网关无法以 Accept 请求头要求的任何格式作答。",
+        ),
+        Text(
+            "Accept application/json (or the format the operation documents).",
+            "请接受 application/json（或接口文档中该操作支持的格式）。",
+        ),
+    ),
+    "idempotency-key-in-flight": Guide(
+        409,
+        Text(
+            "A request with the same Idempotency-Key is still being processed.",
+            "使用相同幂等键的请求仍在处理中。",
+        ),
+        Text(
+            "Wait a moment and retry with the same key and body: you will get the first "
+            "request's answer.",
+            "请稍候再用相同的幂等键和请求体重试，届时将得到第一次请求的结果。",
+        ),
+    ),
+    "payload-too-large": Guide(
+        413,
+        Text("The request body is over 64 KiB.", "请求体超过 64 KiB。"),
+        Text("Send a smaller body.", "请缩小请求体后重新发送。"),
+    ),
+    "unsupported-media-type": Guide(
+        415,
+        Text(
+            "The body is in a format this endpoint does not read.",
+            "请求体的格式不是该接口能读取的格式。",
+        ),
+        Text(
+            "Send JSON with Content-Type: application/json (the OAuth endpoints take "
+            "application/x-www-form-urlencoded).",
+            "请以 Content-Type: application/json 发送 JSON（OAuth 接口使用 "
+            "application/x-www-form-urlencoded）。",
+        ),
+    ),
+    "insufficient-funds": Guide(
+        422,
+        Text(
+            "The debtor account's available balance does not cover the amount.",
+            "付款账户的可用余额不足以支付该金额。",
+        ),
+        Text(
+            "Ask the customer to choose another account or a smaller amount.",
+            "请让客户选择其他账户或较小的金额。",
+        ),
+    ),
+    "account-frozen": Guide(
+        422,
+        Text("The account is frozen and cannot move funds.", "账户已冻结，不能进行资金操作。"),
+        Text(
+            "The customer must contact the bank; meanwhile use another account.",
+            "客户须联系银行处理；在此期间请使用其他账户。",
+        ),
+    ),
+    "unsuitable-product": Guide(
+        422,
+        Text(
+            "The product's risk level is above the customer's risk tolerance (a customer of "
+            "tolerance Cn may subscribe products up to Rn).",
+            "产品的风险等级高于客户的风险承受能力"
+            "（承受能力为 Cn 的客户只能认购 Rn 及以下的产品）。",
+        ),
+        Text(
+            "Offer a product of a lower risk level, or let the customer renew the risk "
+            "assessment with the bank.",
+            "请提供风险等级较低的产品，或请客户到银行重新进行风险评估。",
+        ),
+    ),
+    "risk-limit-exceeded": Guide(
+        422,
+        Text(
+            "The amount would exceed a daily limit of the consent or of your partner tier.",
+            "该金额将超出授权或合作方等级的每日限额。",
+        ),
+        Text(
+            "Use a smaller amount, or wait until the limit resets the next day.",
+            "请减少金额，或等到次日限额重置后再试。",
+        ),
+    ),
+    "idempotency-key-reused": Guide(
+        422,
+        Text(
+            "The Idempotency-Key was already used with a different body.",
+            "该幂等键已用于内容不同的请求。",
+        ),
+        Text(
+            "Use a new key for a new operation; retry an operation only with its original body.",
+            "新操作请使用新的幂等键；重试时请使用原请求体。",
+        ),
+    ),
+    "validation-failed": Guide(
+        422,
+        Text("Some fields are invalid.", "部分字段无效。"),
+        Text(
+            "Each entry of `errors` names a field (its `path`) and what it must be: correct "
+            "them and send the request again.",
+            "errors 中的每一项指明一个字段（path）及其要求：请逐项修正后重新发送。",
+        ),
+    ),
+    "rate-limited": Guide(
+        429,
+        Text("Too many requests in a short time.", "短时间内请求过多。"),
+        Text(
+            "Wait the number of seconds in Retry-After before the next request, and spread "
+            "requests out.",
+            "请等待 Retry-After 指定的秒数后再发送请求，并分散请求时间。",
+        ),
+    ),
+    "capability-not-supported": Guide(
+        501,
+        Text(
+            "This bank's core system does not offer the capability.",
+            "本行核心系统不提供该能力。",
+        ),
+        Text(
+            "GET /v1/capabilities lists what this bank offers; do not retry.",
+            "GET /v1/capabilities 列出了本行提供的能力；请勿重试。",
+        ),
+    ),
+    "core-unavailable": Guide(
+        503,
+        Text(
+            "The core banking system is temporarily unavailable.",
+            "核心银行系统暂时不可用。",
+        ),
+        Text(
+            "Retry after the seconds in Retry-After, with the same Idempotency-Key for "
+            "operations that move money.",
+            "请在 Retry-After 指定的秒数后重试；涉及资金的操作请使用相同的幂等键。",
+        ),
+    ),
+    "core-timeout": Guide(
+        504,
+        Text(
+            "The core banking system did not answer in time; the outcome of the operation is "
+            "unknown.",
+            "核心银行系统未能及时响应，操作结果未知。",
+        ),
+        Text(
+            "Read the resource to learn the outcome, or retry with the same Idempotency-Key: "
+            "the operation is never done twice.",
+            "请查询该资源以确认结果，或使用相同的幂等键重试：同一操作不会被执行两次。",
+        ),
+    ),
+    # Shown to customers as pages at /oauth/authorize (and logged under these codes).
+    "authorization-request-invalid": Guide(
+        400,
+        Text(
+            "The customer opened an authorization link that is incomplete, unknown or was "
+            "not issued by the bank.",
+            "客户打开的授权链接不完整、无法识别，或并非由本行签发。",
+        ),
+        Text(
+            "Send the customer to /oauth/authorize with your client_id and the request_uri "
+            "that /oauth/par just returned.",
+            "请使用您的 client_id 和 /oauth/par 刚返回的 request_uri，"
+            "引导客户访问 /oauth/authorize。",
+        ),
+    ),
+    "authorization-session-invalid": Guide(
+        400,
+        Text(
+            "A step of the authorize pages was submitted with a page the bank did not issue, "
+            "or one that is no longer valid.",
+            "授权页面的某一步提交了并非本行签发或已失效的页面。",
+        ),
+        Text(
+            "Start a new authorization: push a new request to /oauth/par.",
+            "请重新发起授权：向 /oauth/par 推送新的授权请求。",
+        ),
+    ),
+    "authorization-request-expired": Guide(
+        410,
+        Text(
+            "The pushed authorization request expired before the customer finished (it lives "
+            "for expires_in seconds, at most 90).",
+            "客户完成授权前，推送的授权请求已过期（有效期为 expires_in 秒，最长 90 秒）。",
+        ),
+        Text(
+            "Push a new request to /oauth/par and send the customer to it straight away; your "
+            "redirect URI receives error=invalid_request_uri.",
+            "请向 /oauth/par 推送新的请求并立即引导客户访问；您的回调地址会收到 "
+            "error=invalid_request_uri。",
+        ),
+    ),
+    "authorization-request-used": Guide(
+        410,
+        Text(
+            "The authorization was already completed or declined; a request_uri is used once.",
+            "该授权已完成或已被拒绝；request_uri 只能使用一次。",
+        ),
+        Text(
+            "Use the code your redirect URI received, or push a new request for a new consent.",
+            "请使用回调地址收到的授权码，或为新的授权同意推送新的请求。",
+        ),
+    ),
+    "authorization-locked": Guide(
+        429,
+        Text(
+            "Too many wrong passwords or one-time codes were entered for this authorization "
+            "request, so the bank locked it.",
+            "该授权请求中输错密码或动态验证码的次数过多，本行已将其锁定。",
+        ),
+        Text(
+            "Your redirect URI receives error=access_denied. Let the customer start again "
+            "with a new request; do not retry automatically.",
+            "您的回调地址会收到 error=access_denied。请让客户使用新的请求重新开始，不要自动重试。",
+        ),
+    ),
+    "customer-locked": Guide(
+        429,
+        Text(
+            "Too many wrong passwords or one-time codes were entered for this customer, at any "
+            "partner; their login is locked for a while.",
+            "该客户（在任一合作方处）输错密码或动态验证码的次数过多，登录已被暂时锁定。",
+        ),
+        Text(
+            "Ask the customer to try again after the time in Retry-After, or to contact the bank.",
+            "请客户在 Retry-After 指定的时间后重试，或联系本行。",
+        ),
+    ),
+    "client-inactive": Guide(
+        403,
+        Text(
+            "The partner or its client is suspended or revoked, so it cannot ask customers for "
+            "consent.",
+            "合作方或其客户端已被暂停或吊销，无法请求客户授权。",
+        ),
+        Text(
+            "Contact the bank about your partner account.",
+            "请联系本行处理您的合作方账户。",
+        ),
+    ),
+    "customer-login-unavailable": Guide(
+        503,
+        Text(
+            "The bank cannot log customers in at the moment (no customer-authentication "
+            "provider is available).",
+            "本行当前无法进行客户登录（没有可用的客户身份认证服务）。",
+        ),
+        Text(
+            "Try again later; partner-level APIs (client credentials) keep working.",
+            "请稍后再试；合作方级别的接口（客户端凭证）不受影响。",
+        ),
+    ),
+    "consent-unavailable": Guide(
+        410,
+        Text(
+            "The consent behind the authorization request was revoked, expired or changed "
+            "before the customer approved it.",
+            "在客户批准之前，授权请求所对应的授权同意已被撤销、已过期或已变更。",
+        ),
+        Text(
+            "Create a new consent, push a new request and send the customer to it.",
+            "请创建新的授权同意，推送新的请求并引导客户访问。",
+        ),
+    ),
+    # Answered by the HTTP server before a request reaches the gateway.
+    "request-timeout": Guide(
+        408,
+        Text(
+            "The request line and header fields did not arrive in time.",
+            "请求行和请求头未能在规定时间内送达。",
+        ),
+        Text(
+            "Send the whole request head promptly (within OBGW_HEADER_TIMEOUT, 10 s by "
+            "default); check for a stalled proxy or connection.",
+            "请及时发送完整的请求头（默认 10 秒内，见 OBGW_HEADER_TIMEOUT）；"
+            "检查代理或连接是否阻塞。",
+        ),
+    ),
+    "header-fields-too-large": Guide(
+        431,
+        Text(
+            "The request line and header fields are larger than the server accepts (32 KiB "
+            "and 100 fields by default).",
+            "请求行和请求头超过服务器接受的大小（默认 32 KiB、100 个字段）。",
+        ),
+        Text(
+            "Send fewer or smaller headers: large cookies or duplicated headers are the "
+            "usual cause.",
+            "请减少或缩小请求头：通常是过大的 Cookie 或重复的请求头导致。",
+        ),
+    ),
+}
