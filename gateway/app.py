@@ -123,9 +123,16 @@ def _replay_cache(settings: Settings) -> tuple[ReplayCache, Any]:
     if not settings.redis_url:
         return MemoryReplayCache(), None
     import redis.asyncio as redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
 
+    # Every caller bounds its own wait and decides how to fail: no retries behind its back
+    # (redis-py's default of three with backoff turns a lost Redis into seconds per request).
     client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=0.05, socket_connect_timeout=0.5
+        settings.redis_url,
+        socket_timeout=0.05,
+        socket_connect_timeout=0.1,
+        retry=Retry(NoBackoff(), retries=0),
     )
     return RedisReplayCache(client), client
 
@@ -252,6 +259,9 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
 
 def _install_error_handlers(app: FastAPI) -> None:
     def respond(request: Request, error: errors.ProblemError) -> Response:
+        exchange = request.scope["state"].get("exchange")
+        if exchange is not None:
+            exchange.error = error  # the request log and the span name the problem
         return errors.problem_response(
             error, request.scope["state"]["request_id"], request.headers.get("accept-language")
         )

@@ -121,6 +121,29 @@ class TestTraces:
         lines = json_lines(capfd)
         assert any(line.get("trace_id") == unsampled for line in lines)
 
+    async def test_the_request_log_names_every_problem(
+        self, logged: tuple[FastAPI, httpx.AsyncClient], capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """Problems rendered by a route's error handlers are named in the request log too."""
+        _, client = logged
+        partner = await sandbox_partner(client)
+        token = await partner_token(client, partner, "consents")
+        invalid = await client.post(
+            "/v1/consents",
+            json={"type": "account_access", "permissions": []},
+            headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-invalid-consent"},
+        )
+        assert invalid.status_code == 422
+        valid = await client.post(
+            "/v1/consents",
+            json={"type": "account_access", "permissions": ["ReadBalances"]},
+            headers={"Authorization": f"Bearer {token}", "X-Request-ID": "req-valid-consent"},
+        )
+        assert valid.status_code == 201
+        lines = {line.get("request_id"): line for line in json_lines(capfd)}
+        assert lines["req-invalid-consent"]["problem"] == "validation-failed"
+        assert lines["req-valid-consent"]["problem"] is None
+
     async def test_traces_are_for_operations_only(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
