@@ -9,6 +9,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,10 @@ from gateway.oauth import pages as oauth_pages
 from gateway.oauth import routes as oauth_routes
 from gateway.oauth.assertions import AssertionReplayCache
 from gateway.oauth.flow import AuthorizationFlow
-from gateway.oauth.keys import KeyStore
+from gateway.oauth.keys import KeySealer
 from gateway.oauth.requests import OAuthError, oauth_error_response
 from gateway.oauth.server import GatewayAuthorizationServer
+from gateway.oauth.signing_keys import SigningKeys
 from gateway.oauth.state import OAuthState
 from gateway.oauth.tokens import TokenIssuer
 from gateway.ops import health, metrics, traces
@@ -111,6 +113,19 @@ def build_core(
     )
 
 
+def signing_keys(settings: Settings, db: Database, secret: bytes) -> SigningKeys:
+    """The signing keys in `db`, sealed under `secret`; a retired key is trusted for as long
+    as a token it signed may live (plus a minute), and `keys.json` of an earlier version is
+    imported on the first start."""
+    return SigningKeys(
+        db,
+        KeySealer(secret),
+        grace=timedelta(seconds=settings.access_token_ttl + 60),
+        interval=settings.revocation_poll_interval,
+        legacy_file=Path(settings.data_dir) / "keys.json",
+    )
+
+
 def _replay_cache(settings: Settings) -> tuple[ReplayCache, Any]:
     if not settings.redis_url:
         return MemoryReplayCache(), None
@@ -127,10 +142,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
     db = Database(settings.database_url)
     catalog = load_catalog(settings.policy_file)
     secret = load_secret(settings)
-    keys = KeyStore(
-        Path(settings.data_dir) / "keys.json", publish_grace=settings.access_token_ttl + 60
-    )
-    keys.ensure()
+    keys = signing_keys(settings, db, secret)
     tracing = Tracing(
         service_version=VERSION,
         environment=settings.environment.value,
@@ -151,10 +163,10 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         nonces=NonceIssuer(secret),
         require_nonce=settings.dpop_require_nonce,
     )
-    verifier = AccessTokenVerifier(settings.issuer, keys.public_keyset, revocation_list)
+    verifier = AccessTokenVerifier(settings.issuer, keys.ring, revocation_list)
     issuer = TokenIssuer(
         settings.issuer,
-        keys,
+        keys.ring,
         oauth_state,
         access_ttl=settings.access_token_ttl,
         refresh_ttl=settings.refresh_token_ttl,
@@ -267,12 +279,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, json=settings.log_json)
     services, bank = build_services(settings)
-    housekeeper = Housekeeper({"oauth_state": services.oauth_state.purge_expired})
+    housekeeper = Housekeeper(
+        {"oauth_state": services.oauth_state.purge_expired, "signing_keys": services.keys.purge}
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if services.db.is_sqlite:
             await services.db.upgrade()
+        await services.keys.start()
         await services.revocation_feed.start()
         housekeeper.start()
         flusher = asyncio.create_task(flush_periodically(), name="log-flush")
@@ -294,6 +309,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await flusher
             await housekeeper.stop()
             await services.revocation_feed.stop()
+            await services.keys.stop()
             await services.core.aclose()
             if services.redis is not None:
                 await services.redis.aclose()

@@ -7,7 +7,8 @@ the code names a page on the portal (`/problems/<code>`)::
      ├── InternalError                  500 internal-error
      ├── InvalidRequestError            400 invalid-request
      │    └── IdempotencyKeyRequiredError 400 idempotency-key-required
-     ├── InvalidTokenError              401 invalid-token (WWW-Authenticate)
+     ├── InvalidTokenError              401 invalid-token | token-expired | token-revoked |
+     │                                      client-revoked | consent-* (WWW-Authenticate)
      ├── InsufficientScopeError         403 insufficient-scope
      ├── ConsentInsufficientError       403 consent-insufficient
      ├── NotFoundError                  404 not-found
@@ -134,6 +135,10 @@ PROBLEM_TITLES: dict[str, tuple[str, str]] = {
     "invalid-request": ("Invalid request", "请求无效"),
     "idempotency-key-required": ("Idempotency-Key header required", "缺少幂等键"),
     "invalid-token": ("Invalid or missing access token", "访问令牌无效或缺失"),
+    "token-expired": ("Token expired", "令牌已过期"),
+    "token-revoked": ("Token revoked", "令牌已被撤销"),
+    "client-revoked": ("Client revoked or suspended", "客户端已被撤销或暂停"),
+    "consent-revoked": ("Consent revoked", "客户授权已被撤销"),
     "insufficient-scope": ("Insufficient scope", "授权范围不足"),
     "consent-insufficient": ("Consent does not cover this request", "客户授权不足"),
     "not-found": ("Resource not found", "资源不存在"),

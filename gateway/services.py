@@ -11,8 +11,8 @@ from gateway.consents.service import ConsentService
 from gateway.events.outbox import Outbox
 from gateway.ids import Pairwise
 from gateway.oauth.flow import AuthorizationFlow
-from gateway.oauth.keys import KeyStore
 from gateway.oauth.server import GatewayAuthorizationServer
+from gateway.oauth.signing_keys import SigningKeys
 from gateway.oauth.state import OAuthState
 from gateway.partners.service import Registry
 from gateway.revocations import RevocationFeed, Revocations
@@ -31,7 +31,7 @@ class Services:
     settings: Settings
     db: Database
     catalog: Catalog
-    keys: KeyStore
+    keys: SigningKeys
     registry: Registry
     oauth_state: OAuthState
     consents: ConsentService

@@ -68,7 +68,7 @@ class Authentication(BaseStage):
     async def _basic(self, credentials: str) -> Caller:
         unauthorized = InvalidTokenError(
             "authenticate with the sandbox client's id and secret (HTTP Basic) or a token",
-            scheme="Basic",
+            schemes=("Basic",),
         )
         try:
             decoded = base64.b64decode(credentials, validate=True).decode()
@@ -86,18 +86,18 @@ class Authentication(BaseStage):
         try:
             grant = self.verifier.verify(token)
         except InvalidTokenError as exc:
-            raise InvalidTokenError(exc.detail, scheme=challenge) from None
+            raise exc.challenging(challenge) from None
         if grant.jkt is None:
             if scheme == "dpop" or not self.allow_bearer:
                 raise InvalidTokenError(
                     "this access token is not DPoP-bound; the strict profile requires DPoP",
-                    scheme=challenge,
+                    schemes=(challenge,),
                 )
         else:
             if scheme != "dpop":
                 raise InvalidTokenError(
                     "this access token is DPoP-bound: send it as 'DPoP' with a proof",
-                    scheme="DPoP",
+                    schemes=("DPoP",),
                 )
             try:
                 proof = await self.dpop.verify(
@@ -109,14 +109,14 @@ class Authentication(BaseStage):
                 )
             except UseDPoPNonce as exc:
                 raise InvalidTokenError(
-                    exc.detail, scheme="DPoP", error="use_dpop_nonce", dpop_nonce=exc.nonce
+                    exc.detail, schemes=("DPoP",), error="use_dpop_nonce", dpop_nonce=exc.nonce
                 ) from None
             except DPoPError as exc:
-                raise InvalidTokenError(exc.detail, scheme="DPoP", error=exc.error) from None
+                raise InvalidTokenError(exc.detail, schemes=("DPoP",), error=exc.error) from None
             if proof.jkt != grant.jkt:
                 raise InvalidTokenError(
                     "the DPoP proof was signed by another key than the token is bound to",
-                    scheme="DPoP",
+                    schemes=("DPoP",),
                     error="invalid_dpop_proof",
                 )
         exchange.grant = grant

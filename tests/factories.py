@@ -5,18 +5,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import secrets
 import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from joserfc import jwt
-from joserfc.jwk import ECKey
+from joserfc import jws, jwt
+from joserfc.jwk import ECKey, RSAKey
 from requests_oauth2client import DPoPKey
 
+from gateway.app import create_app
 from gateway.services import Services
+from gateway.settings import Settings
 
 CALLBACK = "http://127.0.0.1/callback"
 
@@ -115,6 +120,40 @@ async def partner_token(client: httpx.AsyncClient, partner: Partner, scope: str)
     )
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
+
+
+def partner_claims(app: FastAPI, partner: Partner, **overrides: Any) -> dict[str, Any]:
+    """The claims the gateway itself puts in a `products` client-credentials token."""
+    now = int(time.time())
+    issuer = services_of(app).settings.issuer
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": issuer,
+        "sub": partner.client_id,
+        "client_id": partner.client_id,
+        "partner_id": partner.partner_id,
+        "scope": "products",
+        "jti": "at_" + secrets.token_hex(8),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def gateway_signed(
+    app: FastAPI, claims: Mapping[str, Any], *, key: ECKey | RSAKey | None = None, **header: Any
+) -> str:
+    """A compact JWS over `claims`, by default signed with the gateway's active key (`kid`
+    and `alg` may be given in `header` with another `key`)."""
+    keys = services_of(app).keys
+    active = keys.active
+    protected = {"alg": active.alg, "kid": active.kid, "typ": "at+jwt", **header}
+    protected = {k: v for k, v in protected.items() if v is not None}
+    signer = key or keys.private_key(active.kid)
+    payload = json.dumps(dict(claims)).encode()
+    return jws.serialize_compact(protected, payload, signer, algorithms=[protected["alg"]])
 
 
 async def consent(
@@ -248,3 +287,20 @@ def json_lines(capture: Any) -> list[dict[str, Any]]:
     flush()
     output = capture.readouterr().out
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+@asynccontextmanager
+async def replicas(
+    settings: Settings, count: int = 2
+) -> AsyncIterator[list[tuple[FastAPI, httpx.AsyncClient]]]:
+    """`count` gateway instances on the same database, data directory and secret."""
+    async with AsyncExitStack() as stack:
+        running = []
+        for _ in range(count):
+            application = create_app(settings)
+            await stack.enter_async_context(application.router.lifespan_context(application))
+            transport = httpx.ASGITransport(app=application)
+            http = httpx.AsyncClient(transport=transport, base_url=settings.issuer)
+            await stack.enter_async_context(http)
+            running.append((application, http))
+        yield running

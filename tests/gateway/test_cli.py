@@ -10,6 +10,7 @@ from joserfc.jwk import ECKey
 from typer.testing import CliRunner
 
 from gateway.cli import app
+from tests.conftest import share_secret
 
 
 @pytest.fixture
@@ -17,6 +18,7 @@ def env(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> dict[st
     values = {"OBGW_DATA_DIR": str(tmp_path / "data"), "OBGW_LOG_LEVEL": "WARNING"}
     if backend == "postgresql":
         values["OBGW_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        share_secret(tmp_path / "data")
     return values
 
 

@@ -32,6 +32,8 @@ from tests.factories import (
     customer_grant,
     customer_headers,
     dpop_proof,
+    gateway_signed,
+    partner_claims,
     partner_token,
     sandbox_partner,
     services_of,
@@ -50,39 +52,6 @@ def b64url(data: bytes) -> str:
 
 def segment(value: Mapping[str, Any]) -> str:
     return b64url(json.dumps(dict(value), separators=(",", ":")).encode())
-
-
-def partner_claims(app: FastAPI, partner: Partner, **overrides: Any) -> dict[str, Any]:
-    """The claims the gateway itself puts in a `products` client-credentials token."""
-    now = int(time.time())
-    issuer = services_of(app).settings.issuer
-    claims: dict[str, Any] = {
-        "iss": issuer,
-        "aud": issuer,
-        "sub": partner.client_id,
-        "client_id": partner.client_id,
-        "partner_id": partner.partner_id,
-        "scope": "products",
-        "jti": "at_" + secrets.token_hex(8),
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-    }
-    claims.update(overrides)
-    return {k: v for k, v in claims.items() if v is not None}
-
-
-def gateway_signed(
-    app: FastAPI, claims: Mapping[str, Any], *, key: ECKey | None = None, **header: Any
-) -> str:
-    """A compact JWS over `claims`, by default signed with the gateway's active key."""
-    keys = services_of(app).keys
-    active = keys.active
-    protected = {"alg": active.alg, "kid": active.kid, "typ": "at+jwt", **header}
-    protected = {k: v for k, v in protected.items() if v is not None}
-    signer = key or keys.private_key(active.kid)
-    payload = json.dumps(dict(claims)).encode()
-    return jws.serialize_compact(protected, payload, signer, algorithms=[protected["alg"]])
 
 
 def bound_key(grant: CustomerGrant) -> ECKey:
@@ -142,10 +111,14 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
 
 
 def assert_invalid_token(
-    response: httpx.Response, *, token: str | None = None, scheme: str | None = None
+    response: httpx.Response,
+    *,
+    token: str | None = None,
+    scheme: str | None = None,
+    code: str = "invalid-token",
 ) -> str:
-    """A 401 invalid-token problem with a challenge, no data and no echo of the token."""
-    assert_problem(response, 401, "invalid-token")
+    """A 401 problem (`code`) with a challenge, no data and no echo of the token."""
+    assert_problem(response, 401, code)
     challenge = response.headers.get("www-authenticate")
     assert challenge, "a 401 must carry WWW-Authenticate"
     if scheme is not None:
@@ -255,8 +228,8 @@ class TestForgedAccessTokens:
     @pytest.mark.parametrize(
         ("claims", "reason"),
         [
-            ({"exp": -60, "iat": -600}, "expired"),
-            ({"exp": -3600, "iat": -3900}, "expired"),
+            ({"exp": -60, "iat": -600}, "token-expired"),
+            ({"exp": -3600, "iat": -3900}, "token-expired"),
             ({"iat": 600, "exp": 900}, "not valid yet"),
             ({"iss": "http://127.0.0.1:9999"}, "wrong iss"),
             ({"iss": "https://attacker.example"}, "wrong iss"),
@@ -283,7 +256,8 @@ class TestForgedAccessTokens:
         }
         token = gateway_signed(app, partner_claims(app, partner, **overrides))
         response = await client.get(PRODUCTS, headers={"Authorization": f"Bearer {token}"})
-        assert_invalid_token(response, token=token)
+        code = reason if reason.startswith("token-") else "invalid-token"
+        assert_invalid_token(response, token=token, code=code)
 
     async def test_audience_list_with_gateway_is_accepted(
         self, client: httpx.AsyncClient, app: FastAPI
@@ -617,7 +591,8 @@ class TestRevocation:
         for _ in range(2):  # verified, then served from the verification cache
             assert (await client.get(PRODUCTS, headers=headers)).status_code == 200
         await revoke_token(client, partner, token)
-        assert_invalid_token(await client.get(PRODUCTS, headers=headers), token=token)
+        response = await client.get(PRODUCTS, headers=headers)
+        assert_invalid_token(response, token=token, code="token-revoked")
         fresh = await partner_token(client, partner, "products")
         control = await client.get(PRODUCTS, headers={"Authorization": f"Bearer {fresh}"})
         assert control.status_code == 200, control.text
@@ -628,7 +603,7 @@ class TestRevocation:
         assert (await read_balances(client, grant, account_id)).status_code == 200
         await revoke_token(client, partner, grant.access_token)
         response = await read_balances(client, grant, account_id)
-        assert_invalid_token(response, token=grant.access_token)
+        assert_invalid_token(response, token=grant.access_token, code="token-revoked")
 
     async def test_revoked_consent_stops_customer_token(self, client: httpx.AsyncClient) -> None:
         """DELETE /v1/consents/{id} stops the consent's access token at once."""
@@ -640,11 +615,11 @@ class TestRevocation:
         )
         assert deleted.status_code == 204, deleted.text
         response = await read_balances(client, grant, account_id)
-        assert_invalid_token(response, token=grant.access_token)
+        assert_invalid_token(response, token=grant.access_token, code="consent-revoked")
         listed = await client.get(
             "/v1/accounts", headers=customer_headers(client, grant, "GET", "/v1/accounts")
         )
-        assert_invalid_token(listed, token=grant.access_token)
+        assert_invalid_token(listed, token=grant.access_token, code="consent-revoked")
 
     async def test_revocation_reaches_another_replica(
         self, client: httpx.AsyncClient, settings: Settings
@@ -660,7 +635,8 @@ class TestRevocation:
                 assert (await other.get(PRODUCTS, headers=headers)).status_code == 200
                 await revoke_token(client, partner, token)
                 await asyncio.sleep(1.0)
-                assert_invalid_token(await other.get(PRODUCTS, headers=headers), token=token)
+                response = await other.get(PRODUCTS, headers=headers)
+                assert_invalid_token(response, token=token, code="token-revoked")
 
 
 class TestReplayAcrossReplicas:
