@@ -63,7 +63,7 @@ class GatewaySandboxPort:
                 name=f"{body.partner_name} sandbox",
             )
         except RegistryError as exc:
-            raise InvalidRequestError(str(exc)) from None
+            raise InvalidRequestError(exc.message) from None
         assert issued.client_secret is not None
         issuer = self.services.settings.issuer
         return {

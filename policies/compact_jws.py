@@ -186,6 +186,14 @@ def import_jwk(jwk: Mapping[str, Any]) -> PublicKey:
     return _import(_required_members(jwk))
 
 
+def check_verification_key(jwk: Mapping[str, Any]) -> PublicKey:
+    """A public key fit to verify signatures: accepted by `import_jwk`, and its `use`,
+    `key_ops` and `alg`, when given, allow the one algorithm it verifies."""
+    key = import_jwk(jwk)
+    _check_intended_use(jwk, key.alg)
+    return key
+
+
 def _required_members(jwk: Mapping[str, Any]) -> tuple[str, ...]:
     kty = jwk.get("kty")
     if not isinstance(kty, str) or kty not in _REQUIRED_MEMBERS:

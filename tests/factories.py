@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import secrets
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import FastAPI
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey, RSAKey
@@ -24,6 +26,7 @@ from gateway.services import Services
 from gateway.settings import Settings
 
 CALLBACK = "http://127.0.0.1/callback"
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
 @dataclass
@@ -95,6 +98,37 @@ def client_assertion(
     return jwt.encode(
         {"alg": alg, "kid": "client-key-1"}, claims, key or client.key, algorithms=[alg]
     )
+
+
+@functools.cache
+def rsa_private(bits: int, exponent: int = 65537) -> rsa.RSAPrivateKey:
+    """An RSA key (1024 bits and up, any small exponent), generated once per run: generation
+    is slow."""
+    return rsa.generate_private_key(public_exponent=exponent, key_size=bits)
+
+
+def joserfc_rsa(bits: int) -> RSAKey:
+    return RSAKey.import_key(rsa_private(bits))
+
+
+def ec_private(curve: ec.EllipticCurve | None = None) -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(curve or ec.SECP256R1())
+
+
+def octets(value: int, size: int | None = None) -> str:
+    """A big-endian integer as unpadded base64url, as JWKs write them."""
+    raw = value.to_bytes(size or (value.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def public_jwk(private: PrivateKey) -> dict[str, Any]:
+    """The public JWK of a `cryptography` key, whatever its size or curve."""
+    numbers = private.public_key().public_numbers()
+    if isinstance(numbers, rsa.RSAPublicNumbers):
+        return {"kty": "RSA", "n": octets(numbers.n), "e": octets(numbers.e)}
+    size = (numbers.curve.key_size + 7) // 8
+    crv = {256: "P-256", 384: "P-384", 521: "P-521"}[numbers.curve.key_size]
+    return {"kty": "EC", "crv": crv, "x": octets(numbers.x, size), "y": octets(numbers.y, size)}
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -177,6 +211,33 @@ async def consent(
     return str(response.json()["consent_id"])
 
 
+async def pushed_form(
+    client: httpx.AsyncClient,
+    partner: Partner,
+    *,
+    permissions: list[str] | None = None,
+    dpop_jkt: str | None = None,
+) -> tuple[str, dict[str, str], str]:
+    """A new consent and the PAR form that asks the customer for it: (consent id, form,
+    PKCE verifier)."""
+    token = await partner_token(client, partner, "consents")
+    consent_id = await consent(client, token, permissions)
+    verifier, challenge = pkce_pair()
+    form = {
+        "response_type": "code",
+        "client_id": partner.client_id,
+        "redirect_uri": CALLBACK,
+        "scope": "accounts",
+        "state": "s-1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "consent_id": consent_id,
+    }
+    if dpop_jkt is not None:
+        form["dpop_jkt"] = dpop_jkt
+    return consent_id, form, verifier
+
+
 @dataclass
 class CustomerGrant:
     access_token: str
@@ -194,22 +255,10 @@ async def customer_grant(
     permissions: list[str] | None = None,
 ) -> CustomerGrant:
     """Consent → PAR → /sandbox/authorize → token: a customer-consented access token."""
-    token = await partner_token(client, partner, "consents")
-    consent_id = await consent(client, token, permissions)
-    verifier, challenge = pkce_pair()
     key = DPoPKey.generate(alg="ES256") if dpop else None
-    form = {
-        "response_type": "code",
-        "client_id": partner.client_id,
-        "redirect_uri": CALLBACK,
-        "scope": "accounts",
-        "state": "s-1",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "consent_id": consent_id,
-    }
-    if key is not None:
-        form["dpop_jkt"] = key.dpop_jkt
+    consent_id, form, verifier = await pushed_form(
+        client, partner, permissions=permissions, dpop_jkt=key.dpop_jkt if key else None
+    )
     par = await client.post("/oauth/par", data=form, auth=partner.basic)
     assert par.status_code == 201, par.text
     approved = await client.post(

@@ -46,6 +46,10 @@ class OAuthState:
         async with self.db.read() as conn:
             return await self.codes.is_reused(conn, code)
 
+    async def is_grant_reused(self, grant_id: str) -> bool:
+        async with self.db.read() as conn:
+            return await self.codes.is_grant_reused(conn, grant_id)
+
     async def revoke_grant(self, grant_id: str) -> None:
         """Revoke every token issued from one authorization (e.g. on code reuse)."""
         async with self.db.transaction() as uow:

@@ -10,10 +10,9 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from joserfc.jwk import KeySet
-
 from gateway.clock import utcnow
 from gateway.ids import new_id, sha256_hex
+from gateway.partners.client_keys import validate_jwks
 from gateway.partners.models import (
     AuthMethod,
     Client,
@@ -28,27 +27,37 @@ from gateway.partners.models import (
 from gateway.partners.store import ClientStore, PartnerStore
 from gateway.revocations import Revocations
 from gateway.storage.database import Database
+from policies.messages import Text
 from policies.pipeline import Caller
 from policies.vocabulary import ALL_SCOPES, OPS_SCOPES
 
 # Revocation feed entries for suspended partners and revoked clients outlive any token.
 REVOKED_FOR = timedelta(days=3650)
 
-
-def validate_jwks(jwks: Any) -> dict[str, Any]:
-    """A client's public JWKS: at least one EC or RSA public key, no private members."""
-    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
-        raise RegistryError("the client JWKS must be an object with a non-empty 'keys' list")
-    for key in jwks["keys"]:
-        if not isinstance(key, dict) or key.get("kty") not in ("EC", "RSA"):
-            raise RegistryError("client keys must be EC (P-256) or RSA public keys")
-        if {"d", "p", "q"} & set(key):
-            raise RegistryError("the client JWKS contains private key material")
-    try:
-        KeySet.import_key_set(jwks)  # type: ignore[arg-type]
-    except Exception as exc:
-        raise RegistryError(f"the client JWKS is not valid: {exc}") from exc
-    return jwks
+UNKNOWN_SCOPES = Text(
+    "Unknown scopes: {scopes}. Choose among: " + " ".join(ALL_SCOPES) + ".",
+    "未知的授权范围：{scopes}。可选范围：" + " ".join(ALL_SCOPES) + "。",
+)
+OPS_SCOPES_FOR_PARTNER = Text(
+    "Partner clients cannot hold the operations scopes (ops:read, ops:admin).",
+    "合作方客户端不能持有运营授权范围（ops:read、ops:admin）。",
+)
+NO_PARTNER = Text(
+    "There is no partner {partner_id}: create it first (obgw partners create).",
+    "合作方 {partner_id} 不存在：请先创建（obgw partners create）。",
+)
+PARTNER_NAME = Text(
+    "A partner name is 1 to 200 characters.",
+    "合作方名称须为 1 至 200 个字符。",
+)
+UNKNOWN_SECTOR = Text(
+    "'{value}' is not a sector: choose among " + ", ".join(Sector) + ".",
+    "“{value}”不是有效的行业：可选 " + "、".join(Sector) + "。",
+)
+UNKNOWN_TIER = Text(
+    "'{value}' is not a tier: choose among " + ", ".join(Tier) + ".",
+    "“{value}”不是有效的等级：可选 " + "、".join(Tier) + "。",
+)
 
 
 def _check_redirect_uris(uris: list[str]) -> None:
@@ -58,7 +67,10 @@ def _check_redirect_uris(uris: list[str]) -> None:
             or "#" in uri
         ):
             raise RegistryError(
-                f"redirect URI {uri!r} must be https (or a loopback http URI) without fragment"
+                Text(
+                    "A redirect URI must be https (or a loopback http URI) without fragment.",
+                    "重定向地址必须使用 https（或环回 http 地址），且不得包含片段。",
+                )
             )
 
 
@@ -79,7 +91,11 @@ class Registry:
         contact_email: str | None = None,
     ) -> Partner:
         if not name.strip() or len(name) > 200:
-            raise RegistryError("a partner name is 1-200 characters")
+            raise RegistryError(PARTNER_NAME)
+        if sector not in set(Sector):
+            raise RegistryError(UNKNOWN_SECTOR.format(value=sector[:40]))
+        if tier not in set(Tier):
+            raise RegistryError(UNKNOWN_TIER.format(value=tier[:40]))
         partner = Partner(
             new_id("ptn"),
             name.strip(),
@@ -123,9 +139,9 @@ class Registry:
         """Register a client: with a JWKS it uses private_key_jwt, else it gets a secret."""
         unknown = set(scopes) - set(ALL_SCOPES)
         if unknown:
-            raise RegistryError(f"unknown scopes: {' '.join(sorted(unknown))}")
+            raise RegistryError(UNKNOWN_SCOPES.format(scopes=" ".join(sorted(unknown))[:200]))
         if kind == ClientKind.PARTNER and set(scopes) & set(OPS_SCOPES):
-            raise RegistryError("partner clients cannot hold ops scopes")
+            raise RegistryError(OPS_SCOPES_FOR_PARTNER)
         _check_redirect_uris(redirect_uris or [])
         secret: str | None = None
         secret_hash: str | None = None
@@ -151,7 +167,7 @@ class Registry:
         )
         async with self.db.transaction() as uow:
             if partner_id is not None and await self.partners.get(uow.conn, partner_id) is None:
-                raise RegistryError(f"no partner {partner_id}")
+                raise RegistryError(NO_PARTNER.format(partner_id=partner_id))
             await self.clients.insert(uow.conn, client)
         return IssuedClient(client, secret)
 

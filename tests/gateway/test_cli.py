@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from gateway.cli import app
 from tests.conftest import share_secret
+from tests.factories import ec_private, public_jwk, rsa_private
 
 
 @pytest.fixture
@@ -100,11 +101,27 @@ class TestCli:
         """A bad sector or an unknown partner is a clear error with exit code 2."""
         code, out = run(env, "partners", "create", "--name", "X", "--sector", "casino")
         assert code == 2
-        assert "Sector" in out
+        assert "is not a sector" in out
         code, out = run(
             env, "clients", "create", "--partner", "ptn_nope", "--scopes", "products", "--secret"
         )
         assert code == 2
+
+    def test_weak_jwks_file_is_refused(self, env: dict[str, str], tmp_path: Path) -> None:
+        """`clients create --jwks-file` with an RSA-1024 key exits 2 naming the accepted keys;
+        a P-256 key registers."""
+        code, out = run(env, "partners", "create", "--name", "P", "--sector", "other", "--json")
+        assert code == 0, out
+        partner_id = json.loads(out)["partner_id"]
+        weak, good = tmp_path / "weak.json", tmp_path / "good.json"
+        weak.write_text(json.dumps({"keys": [public_jwk(rsa_private(1024))]}))
+        good.write_text(json.dumps({"keys": [public_jwk(ec_private())]}))
+        args = ["clients", "create", "--partner", partner_id, "--scopes", "products"]
+        code, out = run(env, *args, "--jwks-file", str(weak))
+        assert code == 2
+        assert "2048 to 4096 bits" in out
+        code, out = run(env, *args, "--jwks-file", str(good), "--json")
+        assert code == 0, out
 
     def test_keys_and_ops(self, env: dict[str, str]) -> None:
         """keys rotate/list and ops-clients create."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import base64
 
-from tests.factories import partner_token, sandbox_partner
+import httpx
+import pytest
+
+from gateway.oauth.schemas import ASSERTION_TYPE
+from tests.factories import Partner, partner_token, pushed_form, sandbox_partner
 
 
 class TestMetadata:
@@ -64,26 +68,113 @@ class TestIntrospection:
         assert response.json()["error"] == "invalid_client"
 
 
+ENDPOINTS = ["/oauth/token", "/oauth/par", "/oauth/revoke", "/oauth/introspect"]
+SUCCESS = {"/oauth/token": 200, "/oauth/par": 201, "/oauth/revoke": 200, "/oauth/introspect": 200}
+
+
+async def legitimate_form(
+    client: httpx.AsyncClient, partner: Partner, endpoint: str
+) -> dict[str, str]:
+    """A form that `endpoint` accepts once the partner's client authenticates."""
+    if endpoint == "/oauth/token":
+        return {"grant_type": "client_credentials", "scope": "products"}
+    if endpoint == "/oauth/par":
+        return (await pushed_form(client, partner))[1]
+    return {"token": await partner_token(client, partner, "products")}
+
+
+def basic(credentials: bytes) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(credentials).decode()}
+
+
+def assert_invalid_client(response: httpx.Response) -> None:
+    """401 invalid_client with the Basic challenge (RFC 6749 §5.2), as an OAuth problem."""
+    assert response.status_code == 401, response.text
+    body = response.json()
+    assert (body["error"], body["code"]) == ("invalid_client", "invalid-client")
+    assert response.headers["www-authenticate"] == 'Basic realm="obgw"'
+
+
 class TestClientAuthenticationMethods:
-    async def test_two_methods_at_once_are_refused(self, client: httpx.AsyncClient) -> None:
-        """RFC 6749 §2.3: Basic and client_secret_post together are refused; either alone works."""
+    @pytest.mark.parametrize("endpoint", ENDPOINTS)
+    @pytest.mark.parametrize(
+        "credentials",
+        [b"\xff\xfe:\xfa", b"cli_x:\xc3\x28", b"%ff%fe:secret", b"no-colon-at-all"],
+    )
+    async def test_undecodable_basic_credentials(
+        self, client: httpx.AsyncClient, endpoint: str, credentials: bytes
+    ) -> None:
+        """Basic credentials that are not UTF-8 'id:secret' are 401 invalid_client, never a
+        500; the partner's own credentials, sent the same way, pass."""
         partner = await sandbox_partner(client)
-        form = {"grant_type": "client_credentials", "scope": "products"}
-        basic = await client.post("/oauth/token", data=form, auth=partner.basic)
-        assert basic.status_code == 200
-        post = await client.post(
-            "/oauth/token",
-            data={**form, "client_id": partner.client_id, "client_secret": partner.client_secret},
+        form = await legitimate_form(client, partner, endpoint)
+        refused = await client.post(endpoint, data=form, headers=basic(credentials))
+        assert_invalid_client(refused)
+        own = f"{partner.client_id}:{partner.client_secret}".encode()
+        control = await client.post(endpoint, data=form, headers=basic(own))
+        assert control.status_code == SUCCESS[endpoint], control.text
+
+    @pytest.mark.parametrize("endpoint", ENDPOINTS)
+    async def test_not_base64_basic_credentials(
+        self, client: httpx.AsyncClient, endpoint: str
+    ) -> None:
+        """A Basic credential that is not base64 at all is 401 invalid_client."""
+        partner = await sandbox_partner(client)
+        form = await legitimate_form(client, partner, endpoint)
+        refused = await client.post(
+            endpoint, data=form, headers={"Authorization": "Basic %%%not-base64%%%"}
         )
-        assert post.status_code == 200
-        both = await client.post(
-            "/oauth/token",
-            data={**form, "client_id": partner.client_id, "client_secret": partner.client_secret},
-            auth=partner.basic,
-        )
-        assert both.status_code == 400
+        assert_invalid_client(refused)
+
+    @pytest.mark.parametrize("endpoint", ENDPOINTS)
+    async def test_wrong_secret_is_challenged(
+        self, client: httpx.AsyncClient, endpoint: str
+    ) -> None:
+        """A wrong secret is 401 invalid_client with a WWW-Authenticate challenge on every
+        endpoint, revocation and introspection included; the right one passes."""
+        partner = await sandbox_partner(client)
+        form = await legitimate_form(client, partner, endpoint)
+        refused = await client.post(endpoint, data=form, auth=(partner.client_id, "wrong"))
+        assert_invalid_client(refused)
+        assert "secret is wrong" in refused.json()["error_description"]
+        control = await client.post(endpoint, data=form, auth=partner.basic)
+        assert control.status_code == SUCCESS[endpoint], control.text
+
+    @pytest.mark.parametrize("endpoint", ENDPOINTS)
+    async def test_no_credentials_are_challenged(
+        self, client: httpx.AsyncClient, endpoint: str
+    ) -> None:
+        """A request without client authentication is 401 invalid_client with a challenge."""
+        partner = await sandbox_partner(client)
+        form = await legitimate_form(client, partner, endpoint)
+        assert_invalid_client(await client.post(endpoint, data=form))
+
+    @pytest.mark.parametrize("endpoint", ENDPOINTS)
+    @pytest.mark.parametrize("combination", ["basic+post", "basic+assertion", "post+assertion"])
+    async def test_two_methods_at_once_are_refused(
+        self, client: httpx.AsyncClient, endpoint: str, combination: str
+    ) -> None:
+        """RFC 6749 §2.3: two client authentication methods in one request are refused on
+        every endpoint; Basic alone and client_secret_post alone both pass."""
+        partner = await sandbox_partner(client)
+        form = await legitimate_form(client, partner, endpoint)
+        post = {"client_id": partner.client_id, "client_secret": partner.client_secret}
+        assertion = {"client_assertion_type": ASSERTION_TYPE, "client_assertion": "a.b.c"}
+        parts = combination.split("+")
+        body = {
+            **form,
+            **(post if "post" in parts else {}),
+            **(assertion if "assertion" in parts else {}),
+        }
+        auth = partner.basic if "basic" in parts else None
+        both = await client.post(endpoint, data=body, auth=auth)
+        assert both.status_code == 400, both.text
         assert both.json()["error"] == "invalid_request"
         assert "exactly one client authentication method" in both.json()["error_description"]
+        alone = await client.post(endpoint, data=form, auth=partner.basic)
+        assert alone.status_code == SUCCESS[endpoint], alone.text
+        as_post = await client.post(endpoint, data={**form, **post})
+        assert as_post.status_code == SUCCESS[endpoint], as_post.text
 
     async def test_blank_parameters_count_as_omitted(self, client: httpx.AsyncClient) -> None:
         """RFC 6749 §3.1: `token=` is a missing token, not an empty one; a real token works."""

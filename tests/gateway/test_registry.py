@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
+from joserfc.jwk import ECKey
 
-from gateway.partners.models import RegistryError
+from gateway.partners.models import MAX_CLIENT_KEYS, RegistryError
 from policies.vocabulary import ConsentStatus, ConsentType
-from tests.factories import services_of
+from tests.factories import ec_private, octets, public_jwk, rsa_private, services_of
 
 
 class TestRegistry:
@@ -46,8 +51,78 @@ class TestRegistry:
 
     async def test_unknown_sector(self, app: FastAPI) -> None:
         """A sector outside the five is refused."""
-        with pytest.raises(ValueError, match="Sector"):
+        with pytest.raises(RegistryError, match="is not a sector"):
             await services_of(app).registry.create_partner("P", "casino")
+
+
+def odd_number(bits: int) -> int:
+    return secrets.randbits(bits) | (1 << (bits - 1)) | 1
+
+
+WEAK_OR_COSTLY_KEYS = {
+    "RSA-768": lambda: {"kty": "RSA", "n": octets(odd_number(768)), "e": "AQAB"},
+    "RSA-1024": lambda: public_jwk(rsa_private(1024)),
+    "RSA-8192": lambda: {"kty": "RSA", "n": octets(odd_number(8192)), "e": "AQAB"},
+    "e=3": lambda: public_jwk(rsa_private(2048, exponent=3)),
+    "3000-bit e": lambda: {
+        **public_jwk(rsa_private(4096)),
+        "e": octets(odd_number(3000)),
+    },
+    "P-384": lambda: public_jwk(ec_private(ec.SECP384R1())),
+    "symmetric": lambda: {"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ"},
+    "private part": lambda: ECKey.generate_key("P-256").as_dict(private=True),
+    "use enc": lambda: {**public_jwk(ec_private()), "use": "enc"},
+}
+
+
+class TestClientKeys:
+    @pytest.mark.parametrize("build", WEAK_OR_COSTLY_KEYS.values(), ids=WEAK_OR_COSTLY_KEYS)
+    async def test_weak_or_costly_keys_are_refused(
+        self, app: FastAPI, build: Callable[[], dict[str, Any]]
+    ) -> None:
+        """A client JWKS with a weak, oversized, odd-exponent, other-curve, symmetric or
+        private key is refused at registration, saying which keys are accepted."""
+        registry = services_of(app).registry
+        partner = await registry.create_partner("P", "other")
+        with pytest.raises(RegistryError) as refused:
+            await registry.create_client(
+                partner_id=partner.id, scopes=["products"], jwks={"keys": [build()]}
+            )
+        assert refused.value.message.zh
+        assert "key" in str(refused.value)
+
+    @pytest.mark.parametrize(
+        "build",
+        [
+            lambda: public_jwk(ec_private()),
+            lambda: public_jwk(rsa_private(2048)),
+            lambda: {**public_jwk(rsa_private(4096)), "use": "sig", "alg": "PS256"},
+        ],
+        ids=["P-256", "RSA-2048", "RSA-4096"],
+    )
+    async def test_accepted_keys_register(
+        self, app: FastAPI, build: Callable[[], dict[str, Any]]
+    ) -> None:
+        """Positive control: P-256 and RSA 2048 to 4096 bits with exponent 65537 register."""
+        registry = services_of(app).registry
+        partner = await registry.create_partner("P", "other")
+        issued = await registry.create_client(
+            partner_id=partner.id, scopes=["products"], jwks={"keys": [build()]}
+        )
+        assert issued.client.auth_method == "private_key_jwt"
+
+    async def test_too_many_keys_are_refused(self, app: FastAPI) -> None:
+        """A JWKS of more keys than a client needs is refused; the most allowed register."""
+        registry = services_of(app).registry
+        partner = await registry.create_partner("P", "other")
+        keys = [{**public_jwk(ec_private()), "kid": f"k{i}"} for i in range(MAX_CLIENT_KEYS + 1)]
+        with pytest.raises(RegistryError):
+            await registry.create_client(
+                partner_id=partner.id, scopes=["products"], jwks={"keys": keys}
+            )
+        await registry.create_client(
+            partner_id=partner.id, scopes=["products"], jwks={"keys": keys[:MAX_CLIENT_KEYS]}
+        )
 
 
 class TestConsentStore:
