@@ -98,7 +98,12 @@ class TokenHintRequest(ClientAuthentication):
     )
 
     token: str
-    token_type_hint: Literal["access_token", "refresh_token"] | None = None
+    token_type_hint: str | None = Field(
+        default=None,
+        description="`access_token` or `refresh_token`: where to look first. A wrong or "
+        "unknown hint is not an error; the token is found whatever its type "
+        "(RFC 7009 §2.1, RFC 7662 §2.1).",
+    )
 
 
 @with_config(

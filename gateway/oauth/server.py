@@ -136,18 +136,31 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return OAuthError("invalid_grant", say.REFRESH_REVOKED, code="token-revoked")
 
     def find_token(self, token: str, hint: str | None) -> FoundToken | None:
-        """Locate an active token for revocation or introspection."""
-        if hint != "refresh_token" and token.count(".") == 2:
-            try:
-                grant = self.verifier.verify(token)
-            except InvalidTokenError:
-                grant = None
-            if grant is not None:
-                return FoundToken("access_token", grant, grant.client_id)
-        record = run_async(self.state.get_refresh_token, token)
-        if record is not None and record.is_active:
-            return FoundToken("refresh_token", token, record.client_id)
+        """An active token for revocation or introspection, of either type: the hint only
+        says where to look first (RFC 7009 §2.1); an unknown hint is ignored."""
+        finders = [self._access_token, self._refresh_token]
+        if hint == "refresh_token":
+            finders.reverse()
+        for find in finders:
+            found = find(token)
+            if found is not None:
+                return found
         return None
+
+    def _access_token(self, token: str) -> FoundToken | None:
+        if token.count(".") != 2:
+            return None
+        try:
+            grant = self.verifier.verify(token)
+        except InvalidTokenError:
+            return None
+        return FoundToken("access_token", grant, grant.client_id)
+
+    def _refresh_token(self, token: str) -> FoundToken | None:
+        record = run_async(self.state.get_refresh_token, token)
+        if record is None or not record.is_active:
+            return None
+        return FoundToken("refresh_token", token, record.client_id)
 
 
 def consent_refusal(consent: Consent) -> OAuthError:

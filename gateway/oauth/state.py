@@ -70,8 +70,11 @@ class OAuthState:
             await self.revocations.record(uow, "jti", jti, record.expires_at)
 
     async def revoke_refresh_token(self, token: str) -> None:
-        async with self.db.transaction() as uow:
-            await self.refresh_tokens.revoke(uow.conn, token)
+        """Revoke a refresh token and every token of its grant."""
+        async with self.db.read() as conn:
+            record = await self.refresh_tokens.get(conn, token)
+        if record is not None:
+            await self.revoke_grant(record.grant_id)
 
     async def purge_expired(self, grace: timedelta = timedelta(hours=1)) -> int:
         """Delete OAuth state nobody can use any more; returns the number of rows removed.

@@ -8,7 +8,14 @@ import httpx
 import pytest
 
 from gateway.oauth.schemas import ASSERTION_TYPE
-from tests.factories import Partner, partner_token, pushed_form, sandbox_partner
+from tests.factories import (
+    CustomerGrant,
+    Partner,
+    customer_grant,
+    partner_token,
+    pushed_form,
+    sandbox_partner,
+)
 
 
 class TestMetadata:
@@ -66,6 +73,94 @@ class TestIntrospection:
         response = await client.post("/oauth/introspect", data={"token": "x"})
         assert response.status_code in (400, 401)
         assert response.json()["error"] == "invalid_client"
+
+
+async def refresh(client: httpx.AsyncClient, partner: Partner, grant: CustomerGrant) -> int:
+    """The status of a refresh with the grant's refresh token (unbound grants only)."""
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": grant.refresh_token},
+        auth=partner.basic,
+    )
+    return response.status_code
+
+
+class TestRevocation:
+    @pytest.mark.parametrize("hint", ["access_token", "refresh_token", "id_token", "x" * 60])
+    async def test_any_hint_revokes_an_access_token(
+        self, client: httpx.AsyncClient, hint: str
+    ) -> None:
+        """RFC 7009 §2.1: a wrong or unknown `token_type_hint` extends the search; the access
+        token is revoked whatever the hint says."""
+        partner = await sandbox_partner(client)
+        token = await partner_token(client, partner, "products")
+        assert await reads(client, token) == 200
+        revoked = await client.post(
+            "/oauth/revoke", data={"token": token, "token_type_hint": hint}, auth=partner.basic
+        )
+        assert (revoked.status_code, revoked.json()) == (200, {})
+        assert await reads(client, token) == 401
+
+    @pytest.mark.parametrize("hint", ["refresh_token", "access_token", "unknown"])
+    async def test_any_hint_revokes_a_refresh_token_and_its_grant(
+        self, client: httpx.AsyncClient, hint: str
+    ) -> None:
+        """A refresh token is revoked whatever the hint says, and with it the access tokens
+        of its grant (RFC 7009 §2.1)."""
+        partner = await sandbox_partner(client)
+        grant = await customer_grant(client, partner, dpop=False)
+        headers = {"Authorization": f"Bearer {grant.access_token}"}
+        assert (await client.get("/v1/accounts", headers=headers)).status_code == 200
+        form = {"token": grant.refresh_token, "token_type_hint": hint}
+        revoked = await client.post("/oauth/revoke", data=form, auth=partner.basic)
+        assert (revoked.status_code, revoked.json()) == (200, {})
+        assert await refresh(client, partner, grant) == 400
+        assert (await client.get("/v1/accounts", headers=headers)).status_code == 401
+
+    async def test_refresh_still_works_before_revocation(self, client: httpx.AsyncClient) -> None:
+        """Positive control: the same grant's refresh token works until it is revoked."""
+        partner = await sandbox_partner(client)
+        grant = await customer_grant(client, partner, dpop=False)
+        assert await refresh(client, partner, grant) == 200
+
+    async def test_another_clients_token_reads_like_an_unknown_one(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Revoking another client's live token answers exactly like an unknown string
+        (200, nothing revoked), so the endpoint reveals no live tokens; the owner can
+        revoke it."""
+        owner = await sandbox_partner(client, "A")
+        other = await sandbox_partner(client, "B")
+        token = await partner_token(client, owner, "products")
+        theirs = await client.post("/oauth/revoke", data={"token": token}, auth=other.basic)
+        unknown = await client.post("/oauth/revoke", data={"token": "x" * 40}, auth=other.basic)
+        assert (theirs.status_code, theirs.content) == (unknown.status_code, unknown.content)
+        assert (theirs.status_code, theirs.json()) == (200, {})
+        assert await reads(client, token) == 200
+        mine = await client.post("/oauth/revoke", data={"token": token}, auth=owner.basic)
+        assert mine.status_code == 200
+        assert await reads(client, token) == 401
+
+    async def test_unknown_hint_is_ignored_by_introspection(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Introspection, too, finds a token whatever the hint says."""
+        partner = await sandbox_partner(client)
+        token = await partner_token(client, partner, "products")
+        for hint in ("refresh_token", "id_token"):
+            found = await client.post(
+                "/oauth/introspect",
+                data={"token": token, "token_type_hint": hint},
+                auth=partner.basic,
+            )
+            assert found.json()["active"] is True
+
+
+async def reads(client: httpx.AsyncClient, token: str) -> int:
+    response = await client.get(
+        "/v1/products/deposits", headers={"Authorization": f"Bearer {token}"}
+    )
+    return response.status_code
 
 
 ENDPOINTS = ["/oauth/token", "/oauth/par", "/oauth/revoke", "/oauth/introspect"]
