@@ -26,6 +26,7 @@ from gateway.oauth.schemas import (
     TokenResponse,
 )
 from gateway.partners.models import AuthMethod
+from gateway.partners.redirect_uris import redirect_uri_problem
 from gateway.services import Services
 from policies.dpop import DPOP_ALGS, DPoPError, UseDPoPNonce, single_header
 from policies.pipeline import Caller
@@ -148,6 +149,9 @@ async def pushed_authorization_request(call: Call) -> Response:
         oauth_request = await _oauth_request(
             call, "/oauth/par", dpop=True, required=("redirect_uri",)
         )
+        problem = redirect_uri_problem(oauth_request.form["redirect_uri"])
+        if problem is not None:  # a URI registered before the rule held
+            raise OAuthError("invalid_request", problem)
         client = oauth_request.client.client
         pushed = await services.flow.push(client, oauth_request.form, oauth_request.dpop_jkt)
     except OAuthError as error:

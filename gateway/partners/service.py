@@ -24,6 +24,7 @@ from gateway.partners.models import (
     Status,
     Tier,
 )
+from gateway.partners.redirect_uris import check_redirect_uris
 from gateway.partners.store import ClientStore, PartnerStore
 from gateway.revocations import Revocations
 from gateway.storage.database import Database
@@ -58,20 +59,6 @@ UNKNOWN_TIER = Text(
     "'{value}' is not a tier: choose among " + ", ".join(Tier) + ".",
     "“{value}”不是有效的等级：可选 " + "、".join(Tier) + "。",
 )
-
-
-def _check_redirect_uris(uris: list[str]) -> None:
-    for uri in uris:
-        if (
-            not uri.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]"))
-            or "#" in uri
-        ):
-            raise RegistryError(
-                Text(
-                    "A redirect URI must be https (or a loopback http URI) without fragment.",
-                    "重定向地址必须使用 https（或环回 http 地址），且不得包含片段。",
-                )
-            )
 
 
 class Registry:
@@ -142,7 +129,7 @@ class Registry:
             raise RegistryError(UNKNOWN_SCOPES.format(scopes=" ".join(sorted(unknown))[:200]))
         if kind == ClientKind.PARTNER and set(scopes) & set(OPS_SCOPES):
             raise RegistryError(OPS_SCOPES_FOR_PARTNER)
-        _check_redirect_uris(redirect_uris or [])
+        redirect_uris = check_redirect_uris(redirect_uris or [])
         secret: str | None = None
         secret_hash: str | None = None
         if jwks is not None:

@@ -123,6 +123,19 @@ class TestCli:
         code, out = run(env, *args, "--jwks-file", str(good), "--json")
         assert code == 0, out
 
+    def test_unsafe_redirect_uri_is_refused(self, env: dict[str, str]) -> None:
+        """`clients create --redirect-uri` applies the registration rule: a host that only
+        starts like a loopback one exits 2; a loopback URI on any port registers."""
+        code, out = run(env, "partners", "create", "--name", "P", "--sector", "other", "--json")
+        assert code == 0, out
+        partner_id = json.loads(out)["partner_id"]
+        args = ["clients", "create", "--partner", partner_id, "--scopes", "accounts", "--secret"]
+        code, out = run(env, *args, "--redirect-uri", "http://127.0.0.1.evil.example/cb")
+        assert code == 2
+        assert "plain http" in out
+        code, out = run(env, *args, "--redirect-uri", "http://127.0.0.1:8123/cb", "--json")
+        assert code == 0, out
+
     def test_keys_and_ops(self, env: dict[str, str]) -> None:
         """keys rotate/list and ops-clients create."""
         code, out = run(env, "keys", "rotate", "--json")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
@@ -123,6 +124,80 @@ class TestClientKeys:
         await registry.create_client(
             partner_id=partner.id, scopes=["products"], jwks={"keys": keys[:MAX_CLIENT_KEYS]}
         )
+
+
+REFUSED_REDIRECT_URIS = [
+    "http://127.0.0.1.evil.example/cb",
+    "http://127.0.0.1@evil.example/cb",
+    "http://localhost.evil.example/cb",
+    "http://[::1]@evil.example/cb",
+    "http://localhost./cb",
+    "http://evil.example/cb",
+    "https://user:pw@app.example/cb",
+    "https://app.example/cb#fragment",
+    "https://app.example\\@evil.example/cb",
+    "https://app.example/cb\r\nSet-Cookie: x=1",
+    "https://app.example/c b",
+    "https://äpp.example/cb",
+    "/relative/cb",
+    "app.example/cb",
+    "HTTPS://app.example/cb",
+    "javascript:alert(1)",
+    "https:///cb",
+    "http://127.0.0.1:99999/cb",
+    "http://[::1/cb",
+    "",
+]
+ACCEPTED_REDIRECT_URIS = [
+    "https://app.example/cb",
+    "https://app.example/cb?tenant=7",
+    "http://127.0.0.1/callback",
+    "http://127.0.0.1:8080/cb",
+    "http://[::1]:53211/cb",
+    "http://localhost:3000/cb",
+]
+
+
+class TestRedirectUris:
+    @pytest.mark.parametrize("uri", REFUSED_REDIRECT_URIS)
+    async def test_unsafe_redirect_uri_is_refused(self, app: FastAPI, uri: str) -> None:
+        """A redirect URI that a prefix check would pass — a host that merely starts like a
+        loopback one, user information, a fragment, a backslash, control characters, a
+        relative URI, plain http elsewhere — is refused, saying what to register."""
+        registry = services_of(app).registry
+        partner = await registry.create_partner("P", "other")
+        with pytest.raises(RegistryError) as refused:
+            await registry.create_client(
+                partner_id=partner.id, scopes=["accounts"], redirect_uris=[uri]
+            )
+        assert "Register an absolute https URI" in str(refused.value)
+        assert refused.value.message.zh
+
+    @pytest.mark.parametrize("uri", ACCEPTED_REDIRECT_URIS)
+    async def test_safe_redirect_uri_registers(self, app: FastAPI, uri: str) -> None:
+        """Positive control: https URIs and loopback http URIs on any port register."""
+        registry = services_of(app).registry
+        partner = await registry.create_partner("P", "other")
+        issued = await registry.create_client(
+            partner_id=partner.id, scopes=["accounts"], redirect_uris=[uri]
+        )
+        assert issued.client.redirect_uris == (uri,)
+
+    async def test_sandbox_signup_applies_the_same_rule(self, client: httpx.AsyncClient) -> None:
+        """Sandbox sign-up refuses an unsafe redirect URI with a bilingual problem and
+        accepts a safe one."""
+        body = {"partner_name": "P", "sector": "school", "contact_email": "it@p.example"}
+        refused = await client.post(
+            "/sandbox/signup",
+            json={**body, "redirect_uris": ["http://127.0.0.1.evil.example/cb"]},
+            headers={"Accept-Language": "zh-CN"},
+        )
+        assert refused.status_code == 400, refused.text
+        assert "环回" in refused.json()["detail"]
+        accepted = await client.post(
+            "/sandbox/signup", json={**body, "redirect_uris": ["https://p.example/cb"]}
+        )
+        assert accepted.status_code == 201, accepted.text
 
 
 class TestConsentStore:
