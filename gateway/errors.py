@@ -139,6 +139,8 @@ PROBLEM_TITLES: dict[str, tuple[str, str]] = {
     "token-revoked": ("Token revoked", "令牌已被撤销"),
     "client-revoked": ("Client revoked or suspended", "客户端已被撤销或暂停"),
     "consent-revoked": ("Consent revoked", "客户授权已被撤销"),
+    "consent-expired": ("Consent expired", "客户授权已过期"),
+    "consent-consumed": ("Consent already used", "客户授权已使用"),
     "invalid-client": ("Client authentication failed", "客户端认证失败"),
     "invalid-grant": ("Invalid, expired or revoked grant", "授权凭据无效、已过期或已撤销"),
     "invalid-scope": ("Scope not allowed", "授权范围不被允许"),

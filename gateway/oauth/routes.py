@@ -12,6 +12,7 @@ from gateway.deps import Call, CallRoute
 from gateway.http.openapi import form_body
 from gateway.http.routing import product
 from gateway.oauth import refusals as say
+from gateway.oauth.client_auth import ASSERTION_ALGS
 from gateway.oauth.clients import GatewayOAuth2Request
 from gateway.oauth.requests import OAuthError, json_response, oauth_error_response, read_form
 from gateway.oauth.schemas import (
@@ -52,10 +53,13 @@ def metadata(services: Services) -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
+        # RFC 8414 §2: private_key_jwt at an endpoint needs its signing algorithms listed.
         "token_endpoint_auth_methods_supported": methods,
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "PS256"],
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
         "revocation_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
         "introspection_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
         "dpop_signing_alg_values_supported": list(DPOP_ALGS),
         "authorization_response_iss_parameter_supported": True,
         "scopes_supported": services.auth_server.scopes_supported,

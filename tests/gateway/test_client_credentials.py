@@ -348,7 +348,11 @@ class TestStrictProfile:
                 assert with_dpop.status_code == 200, with_dpop.text
                 metadata = (await http.get("/.well-known/oauth-authorization-server")).json()
                 assert metadata["require_pushed_authorization_requests"] is True
-                assert metadata["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
+                for endpoint in ("token", "revocation", "introspection"):
+                    methods = metadata[f"{endpoint}_endpoint_auth_methods_supported"]
+                    assert methods == ["private_key_jwt"]
+                    algs = metadata[f"{endpoint}_endpoint_auth_signing_alg_values_supported"]
+                    assert algs == ["ES256", "PS256"]
 
 
 def test_authlib_error_type_is_exposed() -> None:

@@ -39,6 +39,18 @@ class TestMetadata:
         assert meta["require_pushed_authorization_requests"] is True
         assert "accounts" in meta["scopes_supported"]
 
+    async def test_every_client_authenticated_endpoint_names_its_methods_and_algs(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """RFC 8414 §2: token, revocation and introspection each list their client
+        authentication methods and, since private_key_jwt is one, its signing algorithms."""
+        meta = (await client.get("/.well-known/oauth-authorization-server")).json()
+        for endpoint in ("token", "revocation", "introspection"):
+            methods = meta[f"{endpoint}_endpoint_auth_methods_supported"]
+            assert set(methods) == {"private_key_jwt", "client_secret_basic", "client_secret_post"}
+            algs = meta[f"{endpoint}_endpoint_auth_signing_alg_values_supported"]
+            assert algs == ["ES256", "PS256"]
+
 
 class TestIntrospection:
     async def test_own_token_active_others_inactive(self, client: httpx.AsyncClient) -> None:
