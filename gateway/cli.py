@@ -153,7 +153,11 @@ def clients_create(
     if (jwks_file is None) == (not secret):
         typer.echo("error: give exactly one of --jwks-file or --secret", err=True)
         raise typer.Exit(2)
-    jwks = json.loads(jwks_file.read_text()) if jwks_file else None
+    try:
+        jwks = json.loads(jwks_file.read_text()) if jwks_file else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        typer.echo(f"error: {jwks_file} is not a JSON Web Key Set: {exc}", err=True)
+        raise typer.Exit(2) from exc
     issued = _with_registry(
         lambda r: r.create_client(
             partner_id=partner,

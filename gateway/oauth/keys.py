@@ -27,13 +27,38 @@ from joserfc.jwk import ECKey, RSAKey
 from gateway.clock import utcnow
 from policies.access_tokens import VerificationKey
 from policies.compact_jws import b64url
+from policies.messages import Text
 
 SIGNING_ALGS = ("ES256", "PS256")
 _SEAL_VERSION = "v1"
 
 
 class SigningKeyError(RuntimeError):
-    """A signing key cannot be generated, opened or used; the message names the fix."""
+    """A signing key cannot be generated, opened or used; `message` names the fix."""
+
+    def __init__(self, message: Text) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+RETIRED = Text(
+    "The signing key {kid} has no private part: it was retired or revoked.",
+    "签名密钥 {kid} 已无私钥成分：它已停用或被吊销。",
+)
+OTHER_SECRET = Text(
+    "The signing key {kid} cannot be opened with this gateway secret: every replica and the "
+    "`obgw keys` commands need the same OBGW_SECRET_KEY.",
+    "无法用当前网关密钥打开签名密钥 {kid}：所有副本和 `obgw keys` 命令须使用同一个 "
+    "OBGW_SECRET_KEY。",
+)
+UNKNOWN_ALG = Text(
+    "The signing algorithm must be " + " or ".join(SIGNING_ALGS) + ", not '{alg}'.",
+    "签名算法必须为 " + " 或 ".join(SIGNING_ALGS) + "，而不是“{alg}”。",
+)
+NOT_LOADED = Text(
+    "No active signing key is loaded yet: the gateway loads it at start-up.",
+    "尚未加载有效的签名密钥：网关会在启动时加载。",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +120,7 @@ class KeySealer:
         """The private part of `key`, which must still be sealed in it (an active key)."""
         kid = key.kid
         if key.sealed is None:
-            raise SigningKeyError(f"the signing key {kid} has no private part (it was retired)")
+            raise SigningKeyError(RETIRED.format(kid=kid))
         version, _, body = key.sealed.partition(".")
         try:
             if version != _SEAL_VERSION:
@@ -103,10 +128,7 @@ class KeySealer:
             raw = _b64decode(body)
             jwk = orjson.loads(self._aead.decrypt(raw[:12], raw[12:], kid.encode()))
         except (InvalidTag, ValueError) as exc:
-            raise SigningKeyError(
-                f"the signing key {kid} cannot be opened with this gateway secret: every "
-                "replica and the `obgw keys` commands need the same OBGW_SECRET_KEY"
-            ) from exc
+            raise SigningKeyError(OTHER_SECRET.format(kid=kid)) from exc
         return Signer(kid, key.alg, _import(jwk))
 
 
@@ -117,9 +139,7 @@ def _b64decode(value: str) -> bytes:
 def generate_key(alg: str, sealer: KeySealer) -> SigningKey:
     """A new active key for `alg` (ES256 on P-256, PS256 on RSA-3072), its private part sealed."""
     if alg not in SIGNING_ALGS:
-        raise SigningKeyError(
-            f"the signing algorithm must be one of {', '.join(SIGNING_ALGS)}, not {alg!r}"
-        )
+        raise SigningKeyError(UNKNOWN_ALG.format(alg=alg[:20]))
     kid = f"k{int(time.time())}-{secrets.token_hex(4)}"
     parameters: Any = {"kid": kid, "alg": alg, "use": "sig"}
     key: ECKey | RSAKey
@@ -184,7 +204,7 @@ class KeyRing:
     @property
     def signer(self) -> Signer:
         if self._signer is None:
-            raise SigningKeyError("no active signing key is loaded yet")
+            raise SigningKeyError(NOT_LOADED)
         return self._signer
 
     def verification_key(self, kid: str) -> VerificationKey | None:

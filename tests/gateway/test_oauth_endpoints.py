@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from gateway.oauth.schemas import ASSERTION_TYPE
+from gateway.storage.tables import consents
 from tests.factories import (
     CustomerGrant,
     Partner,
+    client_assertion,
     customer_grant,
+    dpop_proof,
+    key_client,
     partner_token,
     pushed_form,
     sandbox_partner,
+    services_of,
 )
 
 
@@ -296,3 +304,207 @@ class TestClientAuthenticationMethods:
             "/oauth/introspect", data={"token": token, "token_type_hint": ""}, auth=partner.basic
         )
         assert control.json()["active"] is True
+
+
+async def refresh_response(
+    client: httpx.AsyncClient, partner: Partner, grant: CustomerGrant
+) -> httpx.Response:
+    """A refresh with the grant's refresh token, with a proof of its key when bound."""
+    headers = {}
+    if grant.dpop_key is not None:
+        url = f"{client.base_url}/oauth/token"
+        headers["DPoP"] = dpop_proof(grant.dpop_key, "POST", url)
+    return await client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": grant.refresh_token},
+        auth=partner.basic,
+        headers=headers,
+    )
+
+
+def assert_refusal(response: httpx.Response, status: int, error: str, code: str) -> dict[str, Any]:
+    """An OAuth refusal: RFC 6749 `error`, an ASCII `error_description`, the problem `code`."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert (body["error"], body["code"], body["type"]) == (error, code, f"/problems/{code}")
+    assert body["error_description"].isascii()
+    return body
+
+
+async def expire_consent(app: FastAPI, consent_id: str) -> None:
+    async with services_of(app).db.transaction() as uow:
+        await uow.conn.execute(
+            consents.update()
+            .where(consents.c.id == consent_id)
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+
+
+class TestRefusalsSayWhatToDo:
+    async def test_wrong_secret_in_the_callers_language(self, client: httpx.AsyncClient) -> None:
+        """A wrong secret is `invalid-client` (not a token problem) and says so in Chinese
+        when asked, with the English in `error_description`; the right secret passes."""
+        partner = await sandbox_partner(client)
+        form = {"grant_type": "client_credentials"}
+        refused = await client.post(
+            "/oauth/token",
+            data=form,
+            auth=(partner.client_id, "wrong"),
+            headers={"Accept-Language": "zh-CN"},
+        )
+        body = assert_refusal(refused, 401, "invalid_client", "invalid-client")
+        assert body["title"] == "客户端认证失败"
+        assert body["detail"] == "该 client_id 的客户端密钥不正确：请核对，或向银行申请新的密钥。"
+        assert body["error_description"].startswith("The client secret is wrong")
+        assert refused.headers["content-language"] == "zh-CN"
+        control = await client.post("/oauth/token", data=form, auth=partner.basic)
+        assert control.status_code == 200, control.text
+
+    @pytest.mark.parametrize(
+        ("scope", "says"),
+        [
+            ("ops:admin", "operations clients only"),
+            ("accounts", "customer scope"),
+            ("nonsense", "not a scope of this gateway"),
+        ],
+    )
+    async def test_scope_refusals_name_the_reason(
+        self, client: httpx.AsyncClient, scope: str, says: str
+    ) -> None:
+        """Client credentials refuse an operations, customer or unknown scope, each saying
+        why; a partner scope is granted."""
+        partner = await sandbox_partner(client)
+        refused = await client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "scope": scope},
+            auth=partner.basic,
+        )
+        body = assert_refusal(refused, 400, "invalid_scope", "invalid-scope")
+        assert says in body["error_description"]
+        assert (await partner_token(client, partner, "products")).count(".") == 2
+
+    async def test_scope_the_client_lacks_says_ask_the_bank(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """A partner scope the client is not registered for says to ask the bank."""
+        partner = await sandbox_partner(client)
+        kc = await key_client(app, partner.partner_id, ["products"])
+        form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE}
+        refused = await client.post(
+            "/oauth/token",
+            data={
+                **form,
+                "scope": "events",
+                "client_assertion": client_assertion(kc, str(client.base_url)),
+            },
+        )
+        body = assert_refusal(refused, 400, "invalid_scope", "invalid-scope")
+        assert "not registered for 'events'" in body["error_description"]
+
+    async def test_refresh_after_a_reused_code_says_why(self, client: httpx.AsyncClient) -> None:
+        """After its code was used twice a grant's refresh is refused as `token-revoked`,
+        saying the code was reused; before that the refresh worked."""
+        partner = await sandbox_partner(client)
+        _, form, verifier = await pushed_form(client, partner)
+        par = await client.post("/oauth/par", data=form, auth=partner.basic)
+        approved = await client.post(
+            "/sandbox/authorize",
+            json={"request_uri": par.json()["request_uri"], "customer": "zhang.wei"},
+            auth=partner.basic,
+        )
+        exchange = {
+            "grant_type": "authorization_code",
+            "code": httpx.URL(approved.json()["redirect_to"]).params["code"],
+            "redirect_uri": form["redirect_uri"],
+            "code_verifier": verifier,
+        }
+        first = await client.post("/oauth/token", data=exchange, auth=partner.basic)
+        grant = CustomerGrant(first.json()["access_token"], first.json()["refresh_token"], "", None)
+        assert (await refresh_response(client, partner, grant)).status_code == 200
+        reused = await client.post("/oauth/token", data=exchange, auth=partner.basic)
+        assert (
+            "already used"
+            in assert_refusal(reused, 400, "invalid_grant", "invalid-grant")["error_description"]
+        )
+        refused = await refresh_response(client, partner, grant)
+        body = assert_refusal(refused, 400, "invalid_grant", "token-revoked")
+        assert "already used" in body["error_description"]
+
+    async def test_refresh_tells_a_dead_token_from_a_dead_consent(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """A refresh names what ended: the refresh token (`token-revoked`), or the consent
+        (`consent-revoked`, `consent-expired`: ask the customer again); a live grant
+        refreshes."""
+        partner = await sandbox_partner(client)
+        consents_token = await partner_token(client, partner, "consents")
+        live = await customer_grant(client, partner)
+        assert (await refresh_response(client, partner, live)).status_code == 200
+
+        revoked_token = await customer_grant(client, partner)
+        await client.post(
+            "/oauth/revoke", data={"token": revoked_token.refresh_token}, auth=partner.basic
+        )
+        refused = await refresh_response(client, partner, revoked_token)
+        assert_refusal(refused, 400, "invalid_grant", "token-revoked")
+
+        revoked_consent = await customer_grant(client, partner)
+        await client.delete(
+            f"/v1/consents/{revoked_consent.consent_id}",
+            headers={"Authorization": f"Bearer {consents_token}"},
+        )
+        refused = await refresh_response(client, partner, revoked_consent)
+        body = assert_refusal(refused, 400, "invalid_grant", "consent-revoked")
+        assert "new consent" in body["error_description"]
+
+        expired = await customer_grant(client, partner)
+        await expire_consent(app, expired.consent_id)
+        refused = await refresh_response(client, partner, expired)
+        assert_refusal(refused, 400, "invalid_grant", "consent-expired")
+
+    async def test_expired_consent_at_a_resource(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """A token whose consent expired is `consent-expired` at /v1, not a token problem;
+        a token of a live consent reads."""
+        partner = await sandbox_partner(client)
+        live = await customer_grant(client, partner, dpop=False)
+        expired = await customer_grant(client, partner, dpop=False)
+        await expire_consent(app, expired.consent_id)
+        response = await client.get(
+            "/v1/accounts", headers={"Authorization": f"Bearer {expired.access_token}"}
+        )
+        assert response.status_code == 401
+        assert response.json()["code"] == "consent-expired"
+        control = await client.get(
+            "/v1/accounts", headers={"Authorization": f"Bearer {live.access_token}"}
+        )
+        assert control.status_code == 200, control.text
+
+    async def test_errors_from_the_grant_machinery_are_ours(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """An unsupported grant type and a grant the client may not use are answered in our
+        words, in Chinese when asked; client credentials pass."""
+        partner = await sandbox_partner(client)
+        zh = {"Accept-Language": "zh"}
+        password = await client.post(
+            "/oauth/token", data={"grant_type": "password"}, auth=partner.basic, headers=zh
+        )
+        body = assert_refusal(password, 400, "unsupported_grant_type", "unsupported-grant-type")
+        assert body["detail"].startswith("不支持该授权类型")
+        assert "client_credentials" in body["error_description"]
+        issued = await services_of(app).registry.create_client(
+            partner_id=None, scopes=["ops:read"], kind="ops", name="ops"
+        )
+        assert issued.client_secret is not None
+        ops = (issued.client.client_id, issued.client_secret)
+        refresh = await client.post(
+            "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": "x"}, auth=ops
+        )
+        body = assert_refusal(refresh, 400, "unauthorized_client", "unauthorized-client")
+        assert "client_credentials" in body["error_description"]
+        control = await client.post(
+            "/oauth/token", data={"grant_type": "client_credentials"}, auth=ops
+        )
+        assert control.status_code == 200, control.text
