@@ -47,4 +47,5 @@ def token_schemes(*, allow_bearer: bool) -> tuple[str, ...]:
 
 def _quoted(text: str) -> str:
     # RFC 6750 §3: printable ASCII without `"` and `\`.
-    return "".join(c for c in text.replace('"', "'") if " " <= c <= "~" and c != "\\")
+    text = text.replace('"', "'").replace("§", "section ")
+    return "".join(c for c in text if " " <= c <= "~" and c != "\\")

@@ -79,7 +79,7 @@ class ClientAuthenticator:
         return client
 
     def oauth_client(self, client: Client) -> OAuthClient:
-        return OAuthClient(client, strict=self.strict)
+        return OAuthClient(client)
 
     def _refusal(self, description: Text, uses_header: bool) -> OAuthError:
         """`invalid_client`: 401 with a Basic challenge where Basic is the scheme tried or

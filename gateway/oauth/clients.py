@@ -27,9 +27,8 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
 class OAuthClient(ClientMixin):  # type: ignore[misc]
     """A registered client as authlib sees it."""
 
-    def __init__(self, client: Client, *, strict: bool) -> None:
+    def __init__(self, client: Client) -> None:
         self.client = client
-        self.strict = strict
 
     def get_client_id(self) -> str:
         return self.client.client_id

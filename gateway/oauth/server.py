@@ -55,7 +55,6 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         scopes: list[str],
     ) -> None:
         super().__init__(scopes_supported=scopes)
-        self.strict = strict
         self.registry = registry
         self.state = state
         self.consents = consents
@@ -73,7 +72,7 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     # authlib hooks
     def query_client(self, client_id: str) -> OAuthClient | None:
         client = run_async(self.registry.active_client, client_id)
-        return OAuthClient(client, strict=self.strict) if client is not None else None
+        return OAuthClient(client) if client is not None else None
 
     def authenticate_client(
         self, request: GatewayOAuth2Request, methods: Any, endpoint: str = "token"
