@@ -163,7 +163,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         nonces=NonceIssuer(secret),
         require_nonce=settings.dpop_require_nonce,
     )
-    verifier = AccessTokenVerifier(settings.issuer, keys.ring, revocation_list)
+    verifier = AccessTokenVerifier(settings.issuer, keys, revocation_list)
     issuer = TokenIssuer(
         settings.issuer,
         keys.ring,

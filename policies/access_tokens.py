@@ -109,6 +109,14 @@ class TokenKeys(Protocol):
         """The key `kid` if tokens it signed may still be valid; None if unknown or revoked."""
         ...
 
+    async def catch_up(self) -> None:
+        """Re-read the keys (another replica may have started signing with a new one)."""
+        ...
+
+
+class UnknownSigningKeyError(InvalidTokenError):
+    """The token names a key this replica does not trust, or does not know yet."""
+
 
 class AccessTokenVerifier:
     """Checks an RFC 9068 access token: algorithm, `typ`, signature, issuer, audience, times."""
@@ -127,6 +135,15 @@ class AccessTokenVerifier:
         self.max_cache = max_cache
         self._cache: dict[str, AccessGrant] = {}
         self._keys_version = keys.version
+
+    async def verify_current(self, token: str) -> AccessGrant:
+        """`verify`, catching up with the signing keys first when the token names a key this
+        replica does not know: another replica may have just started signing with it."""
+        try:
+            return self.verify(token)
+        except UnknownSigningKeyError:
+            await self.keys.catch_up()
+            return self.verify(token)
 
     def verify(self, token: str) -> AccessGrant:
         if self.keys.version != self._keys_version:
@@ -164,7 +181,9 @@ class AccessTokenVerifier:
         if str(header.get("typ", "")).lower() not in ("at+jwt", "application/at+jwt"):
             raise InvalidTokenError(BAD_TYP)
         key = self.keys.verification_key(kid) if isinstance(kid, str) else None
-        if key is None or key.alg != alg:
+        if key is None:
+            raise UnknownSigningKeyError(UNTRUSTED_KEY)
+        if key.alg != alg:
             raise InvalidTokenError(UNTRUSTED_KEY)
         try:
             decoded = jwt.decode(token, key.key, algorithms=[key.alg])

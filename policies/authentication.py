@@ -95,7 +95,7 @@ class Authentication(BaseStage):
     async def _token(self, exchange: Exchange, scheme: str, token: str) -> None:
         answering = self._answering(scheme)
         try:
-            grant = self.verifier.verify(token)
+            grant = await self.verifier.verify_current(token)
         except InvalidTokenError as exc:
             raise exc.challenging(*answering) from None
         if grant.jkt is None:

@@ -35,7 +35,7 @@ def share_secret(data_dir: Path) -> None:
     path = data_dir / "secret.key"
     if path.exists():
         return
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(SHARED_SECRET)

@@ -150,7 +150,7 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         if token.count(".") != 2:
             return None
         try:
-            grant = self.verifier.verify(token)
+            grant = run_async(self.verifier.verify_current, token)
         except InvalidTokenError:
             return None
         return FoundToken("access_token", grant, grant.client_id)

@@ -24,8 +24,13 @@ from gateway.clock import utcnow
 from gateway.oauth.keys import KeyRing, KeySealer, Signer, SigningKey, generate_key
 from gateway.storage.database import Database
 from gateway.storage.tables import signing_keys
+from policies.access_tokens import VerificationKey
 
 log = structlog.get_logger("obgw.keys")
+
+# An unknown `kid` makes this replica re-read the keys at once, but never more often than
+# this: tokens naming random kids cannot turn into a flood of database reads.
+CATCH_UP_EVERY = 0.2
 
 
 def _row(row: Any) -> SigningKey:
@@ -112,6 +117,36 @@ class SigningKeys:
         self.last_polled: float | None = None
         self._seen: tuple[tuple[Any, ...], ...] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._next_catch_up: asyncio.Task[None] | None = None
+        self._last_catch_up = float("-inf")
+
+    # `policies.access_tokens.TokenKeys`
+    @property
+    def version(self) -> int:
+        return self.ring.version
+
+    def verification_key(self, kid: str) -> VerificationKey | None:
+        return self.ring.verification_key(kid)
+
+    async def catch_up(self) -> None:
+        """Re-read the keys in a read that starts after this call; concurrent callers share
+        it, and reads are at least `CATCH_UP_EVERY` seconds apart."""
+        if self._next_catch_up is None:
+            self._next_catch_up = asyncio.create_task(self._catch_up(), name="signing-key-read")
+        await asyncio.shield(self._next_catch_up)
+
+    async def _catch_up(self) -> None:
+        loop = asyncio.get_running_loop()
+        wait = self._last_catch_up + CATCH_UP_EVERY - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        # Callers from now on need a read that starts later than this one.
+        self._next_catch_up = None
+        self._last_catch_up = loop.time()
+        try:
+            await self.poll()
+        except Exception:  # the token is refused as unknown; the feed catches up later
+            log.error("signing_key_poll_failed", exc_info=True)
 
     # what tokens and the JWKS need
     @property
@@ -223,10 +258,11 @@ class SigningKeys:
         self._task = asyncio.create_task(self._run(), name="signing-key-feed")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._next_catch_up):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     # keys.json of earlier versions
     def _legacy_keys(self, existing: list[SigningKey]) -> list[SigningKey]:

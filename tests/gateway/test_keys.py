@@ -254,6 +254,50 @@ class TestKeysAcrossReplicas:
             assert await reads(a, fresh) == 200
 
 
+class TestCatchingUp:
+    async def test_replica_catches_up_with_a_key_it_has_not_read_yet(
+        self, settings: Settings
+    ) -> None:
+        """A replica that has not yet read a new key verifies the first token signed with
+        it by re-reading the keys at once, instead of refusing it."""
+        async with replicas(settings) as [(app_a, a), (app_b, b)]:
+            partner = await sandbox_partner(a)
+            await services_of(app_a).keys.stop()  # no periodic read: only catching up helps
+            await services_of(app_b).keys.rotate()
+            token = await partner_token(b, partner, "products")
+            assert kid_of(token) not in {k.kid for k in services_of(app_a).keys.ring.keys}
+            assert await reads(a, token) == 200
+
+    async def test_unknown_keys_cannot_flood_the_database(self, app: FastAPI) -> None:
+        """Tokens naming keys that do not exist are refused after at most one extra read of
+        the keys per 0.2 s, however many arrive at once."""
+        keys = services_of(app).keys
+        reads_of_keys = 0
+        poll = keys.poll
+
+        async def counted() -> None:
+            nonlocal reads_of_keys
+            reads_of_keys += 1
+            await poll()
+
+        keys.poll = counted  # type: ignore[method-assign]
+        issuer = services_of(app).settings.issuer
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=issuer) as http:
+            partner = await sandbox_partner(http)
+            forged = [
+                gateway_signed(
+                    app, partner_claims(app, partner), key=ECKey.generate_key("P-256"), kid=kid
+                )
+                for kid in (f"k-unknown-{i}" for i in range(40))
+            ]
+            started = time.monotonic()
+            statuses = await asyncio.gather(*(reads(http, token) for token in forged))
+            elapsed = time.monotonic() - started
+        assert set(statuses) == {401}
+        assert 1 <= reads_of_keys <= 2 + elapsed / 0.2
+
+
 class TestKeysAtRest:
     async def test_private_key_is_sealed_under_the_gateway_secret(self, app: FastAPI) -> None:
         """The stored private key opens only with the gateway secret."""
