@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.clock import utcnow
 from gateway.oauth.keys import KeyRing, KeySealer, Signer, SigningKey, generate_key
+from gateway.oauth.keys_file import forget_keys_file, read_keys_file
 from gateway.storage.database import Database
 from gateway.storage.tables import signing_keys
 from policies.access_tokens import VerificationKey
@@ -169,7 +168,9 @@ class SigningKeys:
         async with self.db.read() as conn:
             keys = await self.rows.all(conn)
         if not any(k.is_active for k in keys):
-            first = self._legacy_keys(keys) or [generate_key("ES256", self.sealer)]
+            path = self.legacy_file
+            legacy = read_keys_file(path, self.sealer, self.grace) if path and not keys else []
+            first = legacy or [generate_key("ES256", self.sealer)]
             try:
                 async with self.db.transaction() as uow:
                     for key in first:
@@ -177,7 +178,8 @@ class SigningKeys:
             except IntegrityError:
                 pass  # another replica starting at the same time was first
             else:
-                self._forget_legacy_file()
+                if legacy and path is not None:
+                    forget_keys_file(path)
         await self.poll()
 
     async def rotate(self, alg: str = "ES256") -> SigningKey:
@@ -263,49 +265,3 @@ class SigningKeys:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-
-    # keys.json of earlier versions
-    def _legacy_keys(self, existing: list[SigningKey]) -> list[SigningKey]:
-        """The keys of an earlier version's `keys.json`, sealed, for a first start."""
-        path = self.legacy_file
-        if existing or path is None or not path.exists():
-            return []
-        try:
-            entries = json.loads(path.read_text())["keys"]
-        except FileNotFoundError:  # another replica imported and removed it meanwhile
-            return []
-        now = utcnow()
-        imported = []
-        for entry in entries:
-            jwk = dict(entry["jwk"])
-            retired = entry.get("retired_at")
-            public = {k: v for k, v in jwk.items() if k not in ("d", "p", "q", "dp", "dq", "qi")}
-            key = SigningKey(
-                kid=entry["kid"],
-                alg=entry["alg"],
-                public_jwk=public,
-                created_at=datetime.fromtimestamp(entry["created_at"], UTC),
-                is_active=retired is None,
-                retired_at=datetime.fromtimestamp(retired, UTC) if retired else None,
-            )
-            if key.is_active:
-                key = replace(key, sealed=self.sealer.seal(key.kid, jwk))
-            if key.is_active or key.is_trusted(now, self.grace):
-                imported.append(key)
-        return imported if any(k.is_active for k in imported) else []
-
-    def _forget_legacy_file(self) -> None:
-        """The imported file holds private keys in the clear: remove it when we may."""
-        path = self.legacy_file
-        if path is None or not path.exists():
-            return
-        try:
-            path.unlink()
-        except OSError:
-            log.warning(
-                "signing_keys_file_kept",
-                path=str(path),
-                hint="the keys now live in the database: delete this file or its Secret",
-            )
-        else:
-            log.info("signing_keys_imported", path=str(path))
