@@ -9,7 +9,6 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -45,10 +44,10 @@ from gateway.oauth.attempts import (
     RedisAttempts,
 )
 from gateway.oauth.flow import AuthorizationFlow
-from gateway.oauth.keys import KeyStore
 from gateway.oauth.requests import OAuthError, oauth_error_response
 from gateway.oauth.security_events import SecurityEvents
 from gateway.oauth.server import GatewayAuthorizationServer
+from gateway.oauth.signing_keys import build_signing_keys
 from gateway.oauth.state import OAuthState
 from gateway.oauth.tokens import TokenIssuer
 from gateway.ops import health, metrics, traces
@@ -157,10 +156,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
     db = Database(settings.database_url)
     catalog = load_catalog(settings.policy_file)
     secret = load_secret(settings)
-    keys = KeyStore(
-        Path(settings.data_dir) / "keys.json", publish_grace=settings.access_token_ttl + 60
-    )
-    keys.ensure()
+    keys = build_signing_keys(settings, db, secret)
     tracing = Tracing(
         service_version=VERSION,
         environment=settings.environment.value,
@@ -181,10 +177,10 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         nonces=NonceIssuer(secret),
         require_nonce=settings.dpop_require_nonce,
     )
-    verifier = AccessTokenVerifier(settings.issuer, keys.public_keyset, revocation_list)
+    verifier = AccessTokenVerifier(settings.issuer, keys, revocation_list)
     issuer = TokenIssuer(
         settings.issuer,
-        keys,
+        keys.ring,
         oauth_state,
         access_ttl=settings.access_token_ttl,
         refresh_ttl=settings.refresh_token_ttl,
@@ -307,7 +303,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level, json=settings.log_json)
     services, bank = build_services(settings)
     jobs: dict[str, Callable[[], Awaitable[int]]] = {
-        "oauth_state": services.oauth_state.purge_expired
+        "oauth_state": services.oauth_state.purge_expired,
+        "signing_keys": services.keys.purge,
     }
     if isinstance(services.attempts.store, DatabaseAttempts):
         jobs["authorization_attempts"] = services.attempts.store.purge_expired
@@ -317,6 +314,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if services.db.is_sqlite:
             await services.db.upgrade()
+        await services.keys.start()
         await services.revocation_feed.start()
         housekeeper.start()
         flusher = asyncio.create_task(flush_periodically(), name="log-flush")
@@ -339,6 +337,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await flusher
             await housekeeper.stop()
             await services.revocation_feed.stop()
+            await services.keys.stop()
             await services.core.aclose()
             if services.redis is not None:
                 await services.redis.aclose()

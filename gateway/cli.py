@@ -163,7 +163,11 @@ def clients_create(
     if (jwks_file is None) == (not secret):
         typer.echo("error: give exactly one of --jwks-file or --secret", err=True)
         raise typer.Exit(2)
-    jwks = json.loads(jwks_file.read_text()) if jwks_file else None
+    try:
+        jwks = json.loads(jwks_file.read_text()) if jwks_file else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        typer.echo(f"error: {jwks_file} is not a JSON Web Key Set: {exc}", err=True)
+        raise typer.Exit(2) from exc
     issued = _with_registry(
         lambda r: r.create_client(
             partner_id=partner,
@@ -237,13 +241,29 @@ def ops_clients_create(as_json: JsonFlag = False) -> None:
     )
 
 
-def _keystore() -> Any:
-    from gateway.oauth.keys import KeyStore
+def _with_keys(action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `action` on the signing keys in the database every gateway replica reads."""
+    from gateway.files import load_secret
+    from gateway.oauth.keys import SigningKeyError
+    from gateway.oauth.signing_keys import build_signing_keys
 
     settings = _settings()
-    return KeyStore(
-        Path(settings.data_dir) / "keys.json", publish_grace=settings.access_token_ttl + 60
-    )
+
+    async def run() -> T:
+        db = Database(settings.database_url)
+        try:
+            await db.upgrade() if db.is_sqlite else None
+            keys = build_signing_keys(settings, db, load_secret(settings))
+            await keys.ensure()
+            return await action(keys)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except SigningKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 @keys_app.command("rotate")
@@ -251,26 +271,51 @@ def keys_rotate(
     alg: Annotated[str, typer.Option("--alg", help="ES256 or PS256")] = "ES256",
     as_json: JsonFlag = False,
 ) -> None:
-    """Make a new signing key active; the previous one stays published until unused."""
-    key = _keystore().rotate(alg)
+    """Make a new signing key active on every replica within seconds; the previous one
+    retires: its private part is deleted and its public key stays published until the
+    tokens it signed have expired."""
+    key = _with_keys(lambda keys: keys.rotate(alg))
     _print({"kid": key.kid, "alg": key.alg}, as_json, f"active signing key {key.kid} ({key.alg})")
+
+
+@keys_app.command("revoke")
+def keys_revoke(kid: str, as_json: JsonFlag = False) -> None:
+    """Revoke a compromised signing key: within seconds every replica refuses the tokens it
+    signed and drops it from the JWKS; an active key is replaced by a new one."""
+    revoked = _with_keys(lambda keys: keys.revoke(kid))
+    if revoked is None:
+        typer.echo(f"no live signing key {kid}", err=True)
+        raise typer.Exit(1)
+    key, replacement = revoked
+    out: dict[str, Any] = {"revoked": key.kid}
+    text = f"signing key {key.kid} revoked"
+    if replacement is not None:
+        out["active"] = replacement.kid
+        text += f"; active signing key {replacement.kid} ({replacement.alg})"
+    _print(out, as_json, text)
 
 
 @keys_app.command("list")
 def keys_list(as_json: JsonFlag = False) -> None:
-    """List signing keys and their state."""
-    store = _keystore()
-    store.ensure()
-    active = store.active.kid
+    """List signing keys and their state (active, retired or revoked)."""
+    keys = _with_keys(lambda keys: keys.all())
     rows = [
-        {"kid": k.kid, "alg": k.alg, "active": k.kid == active, "retired_at": k.retired_at}
-        for k in store.signing_keys()
+        {
+            "kid": k.kid,
+            "alg": k.alg,
+            "active": k.is_active,
+            "state": k.state,
+            "created_at": k.created_at.isoformat(),
+            "retired_at": k.retired_at.isoformat() if k.retired_at else None,
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+        }
+        for k in keys
     ]
     if as_json:
         typer.echo(json.dumps({"data": rows}))
         return
     for row in rows:
-        typer.echo(f"{row['kid']}  {row['alg']}  {'active' if row['active'] else 'retired'}")
+        typer.echo(f"{row['kid']}  {row['alg']}  {row['state']}")
 
 
 DEMO_SANDBOX_ONLY = Text(

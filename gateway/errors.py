@@ -7,7 +7,8 @@ the code names a page on the portal (`/problems/<code>`)::
      ├── InternalError                  500 internal-error
      ├── InvalidRequestError            400 invalid-request
      │    └── IdempotencyKeyRequiredError 400 idempotency-key-required
-     ├── InvalidTokenError              401 invalid-token (WWW-Authenticate)
+     ├── InvalidTokenError              401 invalid-token | token-expired | token-revoked |
+     │                                      client-revoked | consent-* (WWW-Authenticate)
      ├── InsufficientScopeError         403 insufficient-scope
      ├── ConsentInsufficientError       403 consent-insufficient
      ├── NotFoundError                  404 not-found
@@ -150,6 +151,24 @@ PROBLEM_TITLES: dict[str, tuple[str, str]] = {
     "invalid-request": ("Invalid request", "请求无效"),
     "idempotency-key-required": ("Idempotency-Key header required", "缺少幂等键"),
     "invalid-token": ("Invalid or missing access token", "访问令牌无效或缺失"),
+    "token-expired": ("Token expired", "令牌已过期"),
+    "token-revoked": ("Token revoked", "令牌已被撤销"),
+    "client-revoked": ("Client revoked or suspended", "客户端已被撤销或暂停"),
+    "consent-revoked": ("Consent revoked", "客户授权已被撤销"),
+    "consent-expired": ("Consent expired", "客户授权已过期"),
+    "consent-consumed": ("Consent already used", "客户授权已使用"),
+    "invalid-client": ("Client authentication failed", "客户端认证失败"),
+    "invalid-grant": ("Invalid, expired or revoked grant", "授权凭据无效、已过期或已撤销"),
+    "invalid-scope": ("Scope not allowed", "授权范围不被允许"),
+    "unauthorized-client": ("Grant type not allowed for this client", "该客户端无权使用此授权类型"),
+    "unsupported-grant-type": ("Unsupported grant type", "不支持的授权类型"),
+    "unsupported-response-type": ("Unsupported response type", "不支持的响应类型"),
+    "unsupported-token-type": ("Unsupported token type", "不支持的令牌类型"),
+    "invalid-request-uri": ("Invalid request_uri", "request_uri 无效"),
+    "invalid-dpop-proof": ("Invalid DPoP proof", "DPoP 证明无效"),
+    "use-dpop-nonce": ("DPoP nonce required", "需要使用 DPoP 随机数"),
+    "access-denied": ("Access denied", "访问被拒绝"),
+    "temporarily-unavailable": ("Temporarily unavailable", "暂时无法处理"),
     "insufficient-scope": ("Insufficient scope", "授权范围不足"),
     "consent-insufficient": ("Consent does not cover this request", "客户授权不足"),
     "not-found": ("Resource not found", "资源不存在"),

@@ -25,7 +25,7 @@ from gateway.limits import (
 )
 from gateway.oauth.requests import OAuthError
 from gateway.partners.models import RegistryError
-from gateway.partners.service import _check_redirect_uris
+from gateway.partners.redirect_uris import redirect_uri_problem
 from gateway.services import Services
 from policies.messages import Text
 from policies.pipeline import Exchange
@@ -76,10 +76,9 @@ def validate_redirect_uris(uris: list[str]) -> list[str]:
     """
     errors = []
     for index, uri in enumerate(uris):
-        try:
-            _check_redirect_uris([uri])
-        except RegistryError:
-            errors.append(FieldError(f"redirect_uris.{index}", BAD_REDIRECT_URI))
+        problem = redirect_uri_problem(uri)
+        if problem is not None:
+            errors.append(FieldError(f"redirect_uris.{index}", problem))
     if errors:
         raise ValidationFailedError(BAD_REDIRECT_URIS, errors=errors)
     return list(dict.fromkeys(uris))
@@ -129,6 +128,10 @@ class GatewaySandboxPort:
                     uow=uow,
                 )
                 customers = self.customers(partner.id)
+        except RegistryError as exc:
+            if partner_id is not None:
+                self.bank.discard(partner_id)
+            raise InvalidRequestError(exc.message) from None
         except BaseException:
             if partner_id is not None:
                 self.bank.discard(partner_id)

@@ -12,9 +12,9 @@ from gateway.events.outbox import Outbox
 from gateway.ids import Pairwise
 from gateway.oauth.attempts import AuthorizationAttempts
 from gateway.oauth.flow import AuthorizationFlow
-from gateway.oauth.keys import KeyStore
 from gateway.oauth.security_events import SecurityEvents
 from gateway.oauth.server import GatewayAuthorizationServer
+from gateway.oauth.signing_keys import SigningKeys
 from gateway.oauth.state import OAuthState
 from gateway.partners.service import Registry
 from gateway.revocations import RevocationFeed, Revocations
@@ -33,7 +33,7 @@ class Services:
     settings: Settings
     db: Database
     catalog: Catalog
-    keys: KeyStore
+    keys: SigningKeys
     registry: Registry
     oauth_state: OAuthState
     consents: ConsentService

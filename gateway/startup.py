@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from gateway.files import create_private, load_secret, private_dir
-from gateway.oauth.keys import KeyStore
+from gateway.oauth.signing_keys import build_signing_keys
 from gateway.partners.service import Registry
 from gateway.revocations import Revocations
 from gateway.settings import Settings
@@ -109,13 +109,13 @@ async def prepare(settings: Settings) -> DemoPartner | None:
     """Make everything the workers need; the demo partner when this start created it."""
     data_dir = Path(settings.data_dir)
     _check_private(private_dir(data_dir))
-    load_secret(settings)
-    KeyStore(data_dir / "keys.json", publish_grace=settings.access_token_ttl + 60).ensure()
+    secret = load_secret(settings)
     if not settings.is_sqlite:
-        return None
+        return None  # a shared database is migrated by its own job; replicas then agree on keys
     db = Database(settings.database_url)
     try:
         await db.upgrade()
+        await build_signing_keys(settings, db, secret).ensure()
         if not settings.is_sandbox:
             return None
         marker = data_dir / DEMO_FILE

@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from policies.messages import Text
+
 _COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
@@ -34,7 +36,18 @@ _REQUIRED_MEMBERS = {"EC": ("crv", "x", "y"), "RSA": ("e", "n")}
 
 
 class JWSError(ValueError):
-    """A compact JWS or its key is malformed or not accepted; the message says why."""
+    """A compact JWS or its key is malformed or not accepted; `message` says why."""
+
+    def __init__(self, message: Text) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+_PARTS = {"header": "头部", "payload": "载荷"}
+RSA_SIZE = Text(
+    f"an RSA key must have a modulus of {_RSA_BITS[0]} to {_RSA_BITS[1]} bits",
+    f"RSA 密钥的模数必须为 {_RSA_BITS[0]} 至 {_RSA_BITS[1]} 位",
+)
 
 
 def b64url(data: bytes) -> str:
@@ -54,7 +67,11 @@ def _decode(segment: str) -> bytes:
 
 def _decode_member(value: str, name: str) -> bytes:
     if not _BASE64URL.fullmatch(value) or len(value) % 4 == 1:
-        raise JWSError(f"the key member {name!r} is not base64url")
+        raise JWSError(
+            Text(
+                f"the key member '{name}' is not base64url", f"密钥成员“{name}”不是 base64url 编码"
+            )
+        )
     return _decode(value)
 
 
@@ -62,9 +79,14 @@ def _json_object(data: bytes, part: str) -> dict[str, Any]:
     try:
         value = orjson.loads(data)
     except ValueError as exc:
-        raise JWSError(f"the {part} is not JSON") from exc
+        raise JWSError(Text(f"the {part} is not JSON", f"{_PARTS[part]}不是 JSON")) from exc
     if not isinstance(value, dict):
-        raise JWSError(f"the {part} is not a JSON object")
+        raise JWSError(
+            Text(
+                f"the {part} is not a JSON object",
+                f"{_PARTS[part]}不是 JSON 对象",
+            )
+        )
     return value
 
 
@@ -99,19 +121,35 @@ def parse_compact(
 ) -> CompactJWS:
     """Three unpadded base64url segments (RFC 7515 §7.1), each within its size in bytes."""
     if len(token) > _encoded_length(max_header + max_payload + max_signature) + 2:
-        raise JWSError("the token is too large")
+        raise JWSError(Text("the token is too large", "令牌过大"))
     match = _COMPACT.fullmatch(token)
     if match is None:
-        raise JWSError("the token is not three unpadded base64url segments")
+        raise JWSError(
+            Text(
+                "the token is not three unpadded base64url segments",
+                "令牌不是三段无填充的 base64url 编码",
+            )
+        )
     header, payload, signature = match.groups()
     if len(header) % 4 == 1 or len(payload) % 4 == 1 or len(signature) % 4 == 1:
-        raise JWSError("a segment of the token has a base64url length that no bytes have")
+        raise JWSError(
+            Text(
+                "a segment of the token has a base64url length that no bytes have",
+                "令牌中有一段的 base64url 长度无效",
+            )
+        )
     if len(header) > _encoded_length(max_header):
-        raise JWSError(f"the header exceeds {max_header} bytes")
+        raise JWSError(
+            Text(f"the header exceeds {max_header} bytes", f"头部超过 {max_header} 字节")
+        )
     if len(payload) > _encoded_length(max_payload):
-        raise JWSError(f"the payload exceeds {max_payload} bytes")
+        raise JWSError(
+            Text(f"the payload exceeds {max_payload} bytes", f"载荷超过 {max_payload} 字节")
+        )
     if len(signature) > _encoded_length(max_signature):
-        raise JWSError(f"the signature exceeds {max_signature} bytes")
+        raise JWSError(
+            Text(f"the signature exceeds {max_signature} bytes", f"签名超过 {max_signature} 字节")
+        )
     return CompactJWS(header, payload, signature)
 
 
@@ -128,16 +166,31 @@ class PublicKey:
         try:
             if isinstance(self.key, ec.EllipticCurvePublicKey):
                 if len(signature) != 64:
-                    raise JWSError(f"an ES256 signature is 64 bytes (r||s), not {len(signature)}")
+                    raise JWSError(
+                        Text(
+                            f"an ES256 signature is 64 bytes (r||s), not {len(signature)}",
+                            f"ES256 签名应为 64 字节（r||s），而不是 {len(signature)} 字节",
+                        )
+                    )
                 r, s = int.from_bytes(signature[:32]), int.from_bytes(signature[32:])
                 self.key.verify(encode_dss_signature(r, s), signing_input, _ECDSA_SHA256)
             else:
                 size = (self.key.key_size + 7) // 8
                 if len(signature) != size:
-                    raise JWSError(f"a PS256 signature by this key is {size} bytes")
+                    raise JWSError(
+                        Text(
+                            f"a PS256 signature by this key is {size} bytes",
+                            f"此密钥的 PS256 签名应为 {size} 字节",
+                        )
+                    )
                 self.key.verify(signature, signing_input, _PSS_SHA256, _SHA256)
         except InvalidSignature as exc:
-            raise JWSError("the signature does not verify with the header's key") from exc
+            raise JWSError(
+                Text(
+                    "the signature does not verify with the header's key",
+                    "签名无法用头部中的密钥校验通过",
+                )
+            ) from exc
 
 
 def _thumbprint(members: dict[str, str]) -> str:
@@ -147,9 +200,19 @@ def _thumbprint(members: dict[str, str]) -> str:
 
 def _import_ec(crv: str, x: str, y: str) -> PublicKey:
     if crv != "P-256":
-        raise JWSError("an EC key must be on curve P-256")
+        raise JWSError(
+            Text(
+                "an EC key must be on curve P-256",
+                "EC 密钥必须使用 P-256 曲线",
+            )
+        )
     if len(x) != 43 or len(y) != 43:
-        raise JWSError("the EC coordinates x and y must be 32 bytes each")
+        raise JWSError(
+            Text(
+                "the EC coordinates x and y must be 32 bytes each",
+                "EC 坐标 x 和 y 必须各为 32 字节",
+            )
+        )
     numbers = ec.EllipticCurvePublicNumbers(
         int.from_bytes(_decode_member(x, "x")),
         int.from_bytes(_decode_member(y, "y")),
@@ -158,25 +221,29 @@ def _import_ec(crv: str, x: str, y: str) -> PublicKey:
     try:
         key = numbers.public_key()
     except ValueError as exc:
-        raise JWSError("the EC point is not on curve P-256") from exc
+        raise JWSError(
+            Text("the EC point is not on curve P-256", "EC 点不在 P-256 曲线上")
+        ) from exc
     jkt = _thumbprint({"crv": crv, "kty": "EC", "x": x, "y": y})
     return PublicKey(alg="ES256", jkt=jkt, key=key)
 
 
 def _import_rsa(e: str, n: str) -> PublicKey:
     if len(e) > 8 or int.from_bytes(_decode_member(e, "e")) != 65537:
-        raise JWSError("an RSA key must have the public exponent 65537")
+        raise JWSError(
+            Text("an RSA key must have the public exponent 65537", "RSA 密钥的公钥指数必须为 65537")
+        )
     low, high = _RSA_BITS
     # One leading zero octet is tolerated, as other JOSE libraries do.
     if not _encoded_length(low // 8) <= len(n) <= _encoded_length(high // 8 + 1):
-        raise JWSError(f"an RSA key must have a modulus of {low} to {high} bits")
+        raise JWSError(RSA_SIZE)
     modulus = int.from_bytes(_decode_member(n, "n"))
     if not low <= modulus.bit_length() <= high:
-        raise JWSError(f"an RSA key must have a modulus of {low} to {high} bits")
+        raise JWSError(RSA_SIZE)
     try:
         key = rsa.RSAPublicNumbers(65537, modulus).public_key()
     except ValueError as exc:
-        raise JWSError("the RSA modulus is not valid") from exc
+        raise JWSError(Text("the RSA modulus is not valid", "RSA 模数无效")) from exc
     jkt = _thumbprint({"e": e, "kty": "RSA", "n": n})
     return PublicKey(alg="PS256", jkt=jkt, key=key)
 
@@ -186,16 +253,31 @@ def import_jwk(jwk: Mapping[str, Any]) -> PublicKey:
     return _import(_required_members(jwk))
 
 
+def check_verification_key(jwk: Mapping[str, Any]) -> PublicKey:
+    """A public key fit to verify signatures: accepted by `import_jwk`, and its `use`,
+    `key_ops` and `alg`, when given, allow the one algorithm it verifies."""
+    key = import_jwk(jwk)
+    _check_intended_use(jwk, key.alg)
+    return key
+
+
 def _required_members(jwk: Mapping[str, Any]) -> tuple[str, ...]:
     kty = jwk.get("kty")
     if not isinstance(kty, str) or kty not in _REQUIRED_MEMBERS:
-        raise JWSError("the key type (kty) must be EC or RSA")
+        raise JWSError(
+            Text("the key type (kty) must be EC or RSA", "密钥类型（kty）必须为 EC 或 RSA")
+        )
     names = _REQUIRED_MEMBERS[kty]
     members = [kty]
     for name in names:
         value = jwk.get(name)
         if not isinstance(value, str):
-            raise JWSError(f"an {kty} key needs the string members {', '.join(names)}")
+            raise JWSError(
+                Text(
+                    f"an {kty} key needs the string members {', '.join(names)}",
+                    f"{kty} 密钥须包含字符串成员 {'、'.join(names)}",
+                )
+            )
         members.append(value)
     return tuple(members)
 
@@ -210,11 +292,15 @@ def _check_intended_use(jwk: Mapping[str, Any], alg: str) -> None:
     """RFC 7517 §4.2 to §4.4: a key's `use`, `key_ops` and `alg`, when given, must allow `alg`."""
     use, key_ops, key_alg = jwk.get("use"), jwk.get("key_ops"), jwk.get("alg")
     if use is not None and use != "sig":
-        raise JWSError("the key's 'use' is not 'sig'")
+        raise JWSError(Text("the key's 'use' is not 'sig'", "密钥的 use 不是“sig”"))
     if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
-        raise JWSError("the key's 'key_ops' do not include 'verify'")
+        raise JWSError(
+            Text("the key's 'key_ops' do not include 'verify'", "密钥的 key_ops 不包含“verify”")
+        )
     if key_alg is not None and key_alg != alg:
-        raise JWSError("the key's 'alg' is not the JWS 'alg'")
+        raise JWSError(
+            Text("the key's 'alg' is not the JWS 'alg'", "密钥的 alg 与 JWS 的 alg 不一致")
+        )
 
 
 class KeyCache:
@@ -234,6 +320,11 @@ class KeyCache:
                 del self._keys[next(iter(self._keys))]
             self._keys[members] = key
         if key.alg != alg:
-            raise JWSError(f"an {members[0]} key cannot verify {alg}")
+            raise JWSError(
+                Text(
+                    f"an {members[0]} key cannot verify {alg}",
+                    f"{members[0]} 密钥无法校验 {alg} 签名",
+                )
+            )
         _check_intended_use(jwk, alg)
         return key

@@ -11,6 +11,7 @@ import time
 from typing import Protocol
 
 from policies.errors import ConsentInsufficientError, InvalidTokenError
+from policies.messages import Text
 from policies.pipeline import BaseStage, ConsentView, Exchange, Outcome
 from policies.revocation import RevocationList
 from policies.vocabulary import ConsentStatus
@@ -86,16 +87,50 @@ class ConsentCheck(BaseStage):
         grant = exchange.grant
         assert grant is not None, "authentication runs before consent"
         if grant.consent_id is None:
-            raise ConsentInsufficientError("customer data needs a token issued for a consent")
+            raise ConsentInsufficientError(NO_CONSENT)
         consent = await self.cache.get(grant.consent_id)
+        scheme = "DPoP" if grant.jkt else "Bearer"
         if consent is None or consent.client_id != grant.client_id:
-            raise InvalidTokenError("the consent behind this token no longer exists")
+            raise InvalidTokenError(REVOKED, code="consent-revoked", schemes=(scheme,))
+        expired = consent.expires_at is not None and consent.expires_at <= time.time()
+        if consent.status == ConsentStatus.EXPIRED or (
+            expired and consent.status == ConsentStatus.AUTHORISED
+        ):
+            raise InvalidTokenError(EXPIRED, code="consent-expired", schemes=(scheme,))
+        if consent.status == ConsentStatus.CONSUMED:
+            raise InvalidTokenError(CONSUMED, code="consent-consumed", schemes=(scheme,))
         if consent.status != ConsentStatus.AUTHORISED:
-            raise InvalidTokenError(f"the consent is {consent.status}")
-        if consent.expires_at is not None and consent.expires_at <= time.time():
-            raise InvalidTokenError("the consent has expired")
+            raise InvalidTokenError(REVOKED, code="consent-revoked", schemes=(scheme,))
         if not consent.permissions.intersection(exchange.product.permissions):
             wanted = " or ".join(exchange.product.permissions)
-            raise ConsentInsufficientError(f"the consent does not grant {wanted}")
+            raise ConsentInsufficientError(NOT_GRANTED.format(permissions=wanted))
         exchange.consent = consent
         return None
+
+
+NO_CONSENT = Text(
+    "Customer data needs a token issued for a consent: get one through the authorization "
+    "code flow with the customer's consent.",
+    "客户数据需要基于客户授权签发的令牌：请通过客户授权的授权码流程获取。",
+)
+REVOKED = Text(
+    "The customer's consent behind this token was revoked or no longer exists: ask the "
+    "customer for a new consent (POST /v1/consents, then authorisation).",
+    "此令牌所依据的客户授权已被撤销或不存在：请重新请求客户授权"
+    "（POST /v1/consents 后由客户确认）。",
+)
+EXPIRED = Text(
+    "The customer's consent behind this token has expired: ask the customer for a new "
+    "consent (POST /v1/consents, then authorisation).",
+    "此令牌所依据的客户授权已过期：请重新请求客户授权（POST /v1/consents 后由客户确认）。",
+)
+CONSUMED = Text(
+    "The customer's consent behind this token was used up (a payment consent is single "
+    "use): ask the customer for a new consent.",
+    "此令牌所依据的客户授权已使用完毕（支付授权仅可使用一次）：请重新请求客户授权。",
+)
+NOT_GRANTED = Text(
+    "The customer's consent does not grant {permissions}: ask the customer for a consent "
+    "that includes it.",
+    "客户授权未包含 {permissions} 权限：请请求客户给予包含该权限的授权。",
+)

@@ -7,8 +7,10 @@ the gateway's own errors, is drawn in `gateway/errors.py`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from policies.challenges import challenges
 from policies.messages import Text
 
 Message = Text | str
@@ -57,7 +59,13 @@ class InvalidRequestError(ProblemError):
 
 
 class InvalidTokenError(ProblemError):
-    """401: the access token (or its DPoP proof) is missing, malformed, expired or revoked."""
+    """401: the access token (or its DPoP proof) is missing, malformed, expired or revoked.
+
+    `code` tells the partner what to do: `invalid-token`, `token-expired` and `token-revoked`
+    (get a new token), `consent-expired`, `consent-revoked` and `consent-consumed` (ask the
+    customer for a new consent). `error` is the RFC 6750 code of the challenge (None when the
+    request carried no credentials, §3.1); `schemes` are the challenges to send.
+    """
 
     status, code = 401, "invalid-token"
 
@@ -65,21 +73,31 @@ class InvalidTokenError(ProblemError):
         self,
         detail: Message = "",
         *,
-        scheme: str = "Bearer",
-        error: str = "invalid_token",
+        code: str | None = None,
+        error: str | None = "invalid_token",
+        schemes: Sequence[str] = ("Bearer",),
         dpop_nonce: str | None = None,
-        algs: str = "ES256 PS256",
     ) -> None:
+        if code is not None:
+            self.code = code
         # RFC 6750 §3: the description is ASCII; the problem body carries the translations.
-        description = str(detail).replace("\\", "").replace('"', "'")
-        challenge = f'{scheme} error="{error}", error_description="{description}"'
-        if scheme == "DPoP":
-            challenge += f', algs="{algs}"'
-        headers = {"WWW-Authenticate": challenge}
+        description = str(detail) if error else None
+        headers = {"WWW-Authenticate": challenges(schemes, error=error, description=description)}
         if dpop_nonce:
             headers["DPoP-Nonce"] = dpop_nonce
         super().__init__(detail, headers=headers)
         self.oauth_error = error
+        self.dpop_nonce = dpop_nonce
+
+    def challenging(self, *schemes: str) -> InvalidTokenError:
+        """The same refusal, challenging with `schemes` (those the caller may use)."""
+        return InvalidTokenError(
+            self.detail,
+            code=self.code,
+            error=self.oauth_error,
+            schemes=schemes,
+            dpop_nonce=self.dpop_nonce,
+        )
 
 
 class InsufficientScopeError(ProblemError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import threading
 import time
@@ -24,6 +25,20 @@ from gateway.telemetry.logging import flush as flush_logs
 PG_ADMIN_URL = os.environ.get("OBGW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("OBGW_TEST_REDIS", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("OBGW_TEST_REQUIRE_SERVICES") == "1"
+# The PostgreSQL tests share one database, and with it the signing keys sealed under the
+# gateway secret: like the replicas of one deployment, they share one secret too.
+SHARED_SECRET = secrets.token_hex(32)
+
+
+def share_secret(data_dir: Path) -> None:
+    """Give `data_dir` the secret every PostgreSQL test uses (`<data dir>/secret.key`)."""
+    path = data_dir / "secret.key"
+    if path.exists():
+        return
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(SHARED_SECRET)
 
 
 def service_missing(what: str, why: object) -> None:
@@ -87,6 +102,7 @@ def make_settings(tmp_path: Path, database_url: str = "", **overrides: object) -
     }
     if database_url:
         values["database_url"] = database_url
+        share_secret(tmp_path / "data")
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

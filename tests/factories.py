@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import secrets
 import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import FastAPI
-from joserfc import jwt
-from joserfc.jwk import ECKey
+from joserfc import jws, jwt
+from joserfc.jwk import ECKey, RSAKey
 from requests_oauth2client import DPoPKey
 
+from gateway.app import create_app
 from gateway.services import Services
+from gateway.settings import Settings
 
 CALLBACK = "http://127.0.0.1/callback"
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
 @dataclass
@@ -94,6 +101,37 @@ def client_assertion(
     )
 
 
+@functools.cache
+def rsa_private(bits: int, exponent: int = 65537) -> rsa.RSAPrivateKey:
+    """An RSA key (1024 bits and up, any small exponent), generated once per run: generation
+    is slow."""
+    return rsa.generate_private_key(public_exponent=exponent, key_size=bits)
+
+
+def joserfc_rsa(bits: int) -> RSAKey:
+    return RSAKey.import_key(rsa_private(bits))
+
+
+def ec_private(curve: ec.EllipticCurve | None = None) -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(curve or ec.SECP256R1())
+
+
+def octets(value: int, size: int | None = None) -> str:
+    """A big-endian integer as unpadded base64url, as JWKs write them."""
+    raw = value.to_bytes(size or (value.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def public_jwk(private: PrivateKey) -> dict[str, Any]:
+    """The public JWK of a `cryptography` key, whatever its size or curve."""
+    numbers = private.public_key().public_numbers()
+    if isinstance(numbers, rsa.RSAPublicNumbers):
+        return {"kty": "RSA", "n": octets(numbers.n), "e": octets(numbers.e)}
+    size = (numbers.curve.key_size + 7) // 8
+    crv = {256: "P-256", 384: "P-384", 521: "P-521"}[numbers.curve.key_size]
+    return {"kty": "EC", "crv": crv, "x": octets(numbers.x, size), "y": octets(numbers.y, size)}
+
+
 def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
@@ -119,6 +157,40 @@ async def partner_token(client: httpx.AsyncClient, partner: Partner, scope: str)
     return str(response.json()["access_token"])
 
 
+def partner_claims(app: FastAPI, partner: Partner, **overrides: Any) -> dict[str, Any]:
+    """The claims the gateway itself puts in a `products` client-credentials token."""
+    now = int(time.time())
+    issuer = services_of(app).settings.issuer
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": issuer,
+        "sub": partner.client_id,
+        "client_id": partner.client_id,
+        "partner_id": partner.partner_id,
+        "scope": "products",
+        "jti": "at_" + secrets.token_hex(8),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+    }
+    claims.update(overrides)
+    return {k: v for k, v in claims.items() if v is not None}
+
+
+def gateway_signed(
+    app: FastAPI, claims: Mapping[str, Any], *, key: ECKey | RSAKey | None = None, **header: Any
+) -> str:
+    """A compact JWS over `claims`, by default signed with the gateway's active key (`kid`
+    and `alg` may be given in `header` with another `key`)."""
+    keys = services_of(app).keys
+    active = keys.active
+    protected = {"alg": active.alg, "kid": active.kid, "typ": "at+jwt", **header}
+    protected = {k: v for k, v in protected.items() if v is not None}
+    signer = key or keys.private_key(active.kid)
+    payload = json.dumps(dict(claims)).encode()
+    return jws.serialize_compact(protected, payload, signer, algorithms=[protected["alg"]])
+
+
 async def consent(
     client: httpx.AsyncClient,
     token: str,
@@ -140,6 +212,33 @@ async def consent(
     return str(response.json()["consent_id"])
 
 
+async def pushed_form(
+    client: httpx.AsyncClient,
+    partner: Partner,
+    *,
+    permissions: list[str] | None = None,
+    dpop_jkt: str | None = None,
+) -> tuple[str, dict[str, str], str]:
+    """A new consent and the PAR form that asks the customer for it: (consent id, form,
+    PKCE verifier)."""
+    token = await partner_token(client, partner, "consents")
+    consent_id = await consent(client, token, permissions)
+    verifier, challenge = pkce_pair()
+    form = {
+        "response_type": "code",
+        "client_id": partner.client_id,
+        "redirect_uri": CALLBACK,
+        "scope": "accounts",
+        "state": "s-1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "consent_id": consent_id,
+    }
+    if dpop_jkt is not None:
+        form["dpop_jkt"] = dpop_jkt
+    return consent_id, form, verifier
+
+
 @dataclass
 class CustomerGrant:
     access_token: str
@@ -157,22 +256,10 @@ async def customer_grant(
     permissions: list[str] | None = None,
 ) -> CustomerGrant:
     """Consent → PAR → /sandbox/authorize → token: a customer-consented access token."""
-    token = await partner_token(client, partner, "consents")
-    consent_id = await consent(client, token, permissions)
-    verifier, challenge = pkce_pair()
     key = DPoPKey.generate(alg="ES256") if dpop else None
-    form = {
-        "response_type": "code",
-        "client_id": partner.client_id,
-        "redirect_uri": CALLBACK,
-        "scope": "accounts",
-        "state": "s-1",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "consent_id": consent_id,
-    }
-    if key is not None:
-        form["dpop_jkt"] = key.dpop_jkt
+    consent_id, form, verifier = await pushed_form(
+        client, partner, permissions=permissions, dpop_jkt=key.dpop_jkt if key else None
+    )
     par = await client.post("/oauth/par", data=form, auth=partner.basic)
     assert par.status_code == 201, par.text
     approved = await client.post(
@@ -250,6 +337,23 @@ def json_lines(capture: Any) -> list[dict[str, Any]]:
     flush()
     output = capture.readouterr().out
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+@asynccontextmanager
+async def replicas(
+    settings: Settings, count: int = 2
+) -> AsyncIterator[list[tuple[FastAPI, httpx.AsyncClient]]]:
+    """`count` gateway instances on the same database, data directory and secret."""
+    async with AsyncExitStack() as stack:
+        running = []
+        for _ in range(count):
+            application = create_app(settings)
+            await stack.enter_async_context(application.router.lifespan_context(application))
+            transport = httpx.ASGITransport(app=application)
+            http = httpx.AsyncClient(transport=transport, base_url=settings.issuer)
+            await stack.enter_async_context(http)
+            running.append((application, http))
+        yield running
 
 
 # --- the authorize pages --------------------------------------------------------------------

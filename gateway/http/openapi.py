@@ -44,7 +44,21 @@ REF = "#/components/schemas/{model}"
 # status -> (codes a partner may see, what it means)
 STATUSES: dict[int, tuple[tuple[str, ...], str]] = {
     400: (("invalid-request",), "The request is malformed (e.g. a bad cursor or JSON)."),
-    401: (("invalid-token",), "Credentials are missing, invalid, expired or revoked."),
+    401: (
+        (
+            "invalid-token",
+            "token-expired",
+            "token-revoked",
+            "client-revoked",
+            "consent-expired",
+            "consent-revoked",
+            "consent-consumed",
+            "invalid-dpop-proof",
+            "use-dpop-nonce",
+        ),
+        "Credentials are missing, invalid, expired or revoked, or the consent behind them "
+        "ended: `token-*` means get a new token, `consent-*` ask the customer again.",
+    ),
     403: (
         ("insufficient-scope", "consent-insufficient"),
         "The token's scope or the consent does not cover this request.",
@@ -270,8 +284,11 @@ def _add_problems(operation: dict[str, Any], product: Product) -> None:
         example = _problem_example(status, codes[0], meaning)
         if oauth and status in (400, 401):
             error = "invalid_request" if status == 400 else "invalid_client"
+            code = error.replace("_", "-")
+            if status == 401:
+                meaning = "The client could not be authenticated: see error_description."
+            example = _problem_example(status, code, meaning)
             oauth_example = {"error": error, "error_description": meaning, **example}
-            oauth_example["type"] = f"/problems/oauth-{error.replace('_', '-')}"
             content = {
                 "application/json": {
                     "schema": {"$ref": REF.format(model="OAuthProblem")},

@@ -105,6 +105,14 @@ class AuthorizationCodes:
         )
         return flagged.scalar_one_or_none() is not None
 
+    async def is_grant_reused(self, conn: AsyncConnection, grant_id: str) -> bool:
+        """Whether the code of `grant_id` was used twice (which revoked the grant)."""
+        t = authorization_codes
+        flagged = await conn.execute(
+            sa.select(t.c.code_hash).where(t.c.grant_id == grant_id, t.c.reused_at.is_not(None))
+        )
+        return flagged.first() is not None
+
     async def purge(self, conn: AsyncConnection, cutoff: datetime) -> int:
         t = authorization_codes
         result = await conn.execute(t.delete().where(t.c.expires_at < cutoff))

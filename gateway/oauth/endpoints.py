@@ -1,4 +1,11 @@
-"""Token revocation (RFC 7009) and introspection (RFC 7662)."""
+"""Token revocation (RFC 7009) and introspection (RFC 7662).
+
+Both find a token whatever its `token_type_hint` says: the hint only orders the search
+(RFC 7009 §2.1, RFC 7662 §2.1), and a hint value we do not know is ignored rather than
+refused, since every type of token this server issues can be found and revoked. Revoking
+another client's token, an unknown string or a dead token answers alike (`200`, nothing
+revoked), so the endpoint tells nobody which strings are live tokens.
+"""
 
 from __future__ import annotations
 
@@ -33,13 +40,18 @@ class GatewayRevocationEndpoint(RevocationEndpoint):  # type: ignore[misc]
 
     server: GatewayAuthorizationServer
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        return self.server.find_token(token_string, token_type_hint)
+    def authenticate_token(self, request: Any, client: OAuthClient) -> FoundToken | None:
+        """The client's own live token, or None (answered `200` all the same, §2.2)."""
+        token = self.server.find_token(request.form["token"], request.form.get("token_type_hint"))
+        if token is None or not token.check_client(client):
+            return None
+        return token
 
     def revoke_token(self, token: FoundToken, request: Any) -> None:
         if token.kind == "access_token":
             run_async(self.server.state.revoke_access_token, token.value.token_id)
         else:
+            # RFC 7009 §2.1: a refresh token's revocation ends its grant's access tokens too.
             run_async(self.server.state.revoke_refresh_token, token.value)
 
 
@@ -48,8 +60,11 @@ class GatewayIntrospectionEndpoint(IntrospectionEndpoint):  # type: ignore[misc]
 
     server: GatewayAuthorizationServer
 
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-        return self.server.find_token(token_string, token_type_hint)
+    def authenticate_token(self, request: Any, client: OAuthClient) -> FoundToken | None:
+        token = self.server.find_token(request.form["token"], request.form.get("token_type_hint"))
+        if token is None or not self.check_permission(token, client, request):
+            return None
+        return token
 
     def check_permission(self, token: FoundToken, client: OAuthClient, request: Any) -> bool:
         return client.client.kind == ClientKind.OPS or token.check_client(client)

@@ -14,11 +14,24 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.errors import PROBLEM_TITLES
 from gateway.http.responses import JsonResponse
 from policies.errors import Message
 from policies.messages import Text, negotiate
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+NOT_A_FORM = Text(
+    f"The body must be a form: send Content-Type: {FORM_TYPE}.",
+    f"请求体必须是表单：请使用 Content-Type: {FORM_TYPE}。",
+)
+BAD_FORM = Text(
+    "The form body is not valid UTF-8 'name=value' pairs joined by '&': encode it as a form.",
+    "表单请求体不是以“&”连接的 UTF-8“名称=值”对：请按表单格式编码。",
+)
+REPEATED = Text(
+    "The parameter '{name}' is repeated: send each parameter once (RFC 6749 §3.1).",
+    "参数“{name}”重复出现：每个参数只能发送一次（RFC 6749 §3.1）。",
+)
 
 
 class OAuthError(Exception):
@@ -38,7 +51,31 @@ class OAuthError(Exception):
         self.description = description
         self.status = status
         self.headers = headers or {}
-        self.code = code or ("invalid-token" if status == 401 else "invalid-request")
+        self.code = code or problem_code(error)
+
+
+# The RFC 6749 §4.1.2.1/§5.2, RFC 7009, RFC 9126 and RFC 9449 errors the endpoints answer.
+OAUTH_ERRORS = (
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "unsupported_response_type",
+    "unsupported_token_type",
+    "invalid_scope",
+    "invalid_request_uri",
+    "invalid_dpop_proof",
+    "use_dpop_nonce",
+    "access_denied",
+    "temporarily_unavailable",
+    "server_error",
+)
+
+
+def problem_code(error: str) -> str:
+    """The problem code of an OAuth error code: `invalid_grant` → `invalid-grant`."""
+    return "internal-error" if error == "server_error" else error.replace("_", "-")
 
 
 def oauth_error_response(request: Request, error: OAuthError) -> Response:
@@ -47,10 +84,10 @@ def oauth_error_response(request: Request, error: OAuthError) -> Response:
     language = negotiate(request.headers.get("accept-language"))
     description = error.description
     english = str(description)
-    title = OAUTH_TITLES.get(error.error) or Text(error.error.replace("_", " "), "授权请求被拒绝")
+    title = Text(*PROBLEM_TITLES.get(error.code, (error.error.replace("_", " "), "授权请求被拒绝")))
     body = {
         "error": error.error,
-        "error_description": english,
+        "error_description": ascii_description(english),
         "type": f"/problems/{error.code}",
         "title": title(language),
         "status": error.status,
@@ -67,22 +104,12 @@ def oauth_error_response(request: Request, error: OAuthError) -> Response:
     return Response(orjson.dumps(body), error.status, headers, media_type="application/json")
 
 
-OAUTH_TITLES: dict[str, Text] = {
-    "invalid_request": Text("Invalid request", "请求无效"),
-    "invalid_client": Text("Client authentication failed", "客户端认证失败"),
-    "invalid_grant": Text("Invalid grant", "授权凭据无效"),
-    "unauthorized_client": Text("Client not allowed", "客户端无此权限"),
-    "unsupported_grant_type": Text("Unsupported grant type", "不支持的授权类型"),
-    "unsupported_response_type": Text("Unsupported response type", "不支持的响应类型"),
-    "unsupported_token_type": Text("Unsupported token type", "不支持的令牌类型"),
-    "invalid_scope": Text("Invalid scope", "授权范围无效"),
-    "invalid_request_uri": Text("Invalid request_uri", "request_uri 无效"),
-    "invalid_dpop_proof": Text("Invalid DPoP proof", "DPoP 证明无效"),
-    "use_dpop_nonce": Text("DPoP nonce required", "需要 DPoP nonce"),
-    "access_denied": Text("Access denied", "访问被拒绝"),
-    "temporarily_unavailable": Text("Temporarily unavailable", "暂时无法处理"),
-    "server_error": Text("Server error", "服务器错误"),
-}
+_ASCII_FOR = str.maketrans({"§": "section ", "“": "'", "”": "'", '"': "'", "\\": "/", "—": "-"})
+
+
+def ascii_description(text: str) -> str:
+    """RFC 6749 §5.2: `error_description` is printable ASCII without `"` and `\\`."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text.translate(_ASCII_FOR))
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -99,7 +126,7 @@ async def read_form(request: Request) -> dict[str, str]:
     """
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != FORM_TYPE:
-        raise OAuthError("invalid_request", f"the body must be {FORM_TYPE}")
+        raise OAuthError("invalid_request", NOT_A_FORM)
     raw = await request.body()
     try:
         pairs = parse_qsl(
@@ -109,12 +136,12 @@ async def read_form(request: Request) -> dict[str, str]:
             max_num_fields=100,
         )
     except (UnicodeDecodeError, ValueError) as exc:
-        raise OAuthError("invalid_request", "the form body is not valid") from exc
+        raise OAuthError("invalid_request", BAD_FORM) from exc
     form: dict[str, str] = {}
     seen: set[str] = set()
     for key, value in pairs:
         if key in seen:
-            raise OAuthError("invalid_request", f"parameter '{key}' is repeated")
+            raise OAuthError("invalid_request", REPEATED.format(name=key[:64]))
         seen.add(key)
         if value:  # RFC 6749 §3.1: a parameter without a value counts as omitted
             form[key] = value

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from authlib.oauth2.rfc6749.errors import OAuth2Error
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -12,7 +11,9 @@ from starlette.responses import Response
 from gateway.deps import Call, CallRoute
 from gateway.http.openapi import form_body
 from gateway.http.routing import product
-from gateway.oauth.clients import GatewayOAuth2Request, OAuthClient
+from gateway.oauth import refusals as say
+from gateway.oauth.client_auth import ASSERTION_ALGS
+from gateway.oauth.clients import GatewayOAuth2Request
 from gateway.oauth.requests import OAuthError, json_response, oauth_error_response, read_form
 from gateway.oauth.schemas import (
     Introspection,
@@ -26,6 +27,7 @@ from gateway.oauth.schemas import (
     TokenResponse,
 )
 from gateway.partners.models import AuthMethod
+from gateway.partners.redirect_uris import redirect_uri_problem
 from gateway.services import Services
 from policies.dpop import DPOP_ALGS, DPoPError, UseDPoPNonce, single_header
 from policies.pipeline import Caller
@@ -51,10 +53,13 @@ def metadata(services: Services) -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
+        # RFC 8414 §2: private_key_jwt at an endpoint needs its signing algorithms listed.
         "token_endpoint_auth_methods_supported": methods,
-        "token_endpoint_auth_signing_alg_values_supported": ["ES256", "PS256"],
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
         "revocation_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
         "introspection_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGS),
         "dpop_signing_alg_values_supported": list(DPOP_ALGS),
         "authorization_response_iss_parameter_supported": True,
         "scopes_supported": services.auth_server.scopes_supported,
@@ -99,60 +104,38 @@ async def _dpop_jkt(services: Services, request: Request, path: str) -> str | No
     return verified.jkt
 
 
-def _single_client_authentication(request: Request, form: dict[str, str]) -> None:
-    """RFC 6749 §2.3: a client uses exactly one authentication method per request."""
-    used = [
-        "authorization" in request.headers,
-        "client_secret" in form,
-        "client_assertion" in form or "client_assertion_type" in form,
-    ]
-    if sum(used) > 1:
-        raise OAuthError(
-            "invalid_request",
-            "use exactly one client authentication method: the Authorization header, "
-            "client_secret in the body, or a client assertion",
-        )
+async def _oauth_request(
+    call: Call, path: str, *, dpop: bool, required: tuple[str, ...] = ()
+) -> GatewayOAuth2Request:
+    """The form, its client authenticated first (cheap, and before any costly proof check),
+    then the DPoP proof where the endpoint binds to one."""
+    services = call.services
+    form = await read_form(call)
+    for name in required:
+        if name not in form:
+            raise OAuthError("invalid_request", MISSING[name])
+    client_auth = services.auth_server.client_auth
+    client = await client_auth.authenticate(form, call.headers)
+    call.exchange.caller = Caller(client.client_id, client.partner_id)
+    jkt = await _dpop_jkt(services, call, path) if dpop else None
+    oauth_request = GatewayOAuth2Request(
+        "POST", services.settings.issuer + path, form, call.headers, jkt
+    )
+    oauth_request.client = client_auth.oauth_client(client)
+    return oauth_request
 
 
-async def _oauth_request(services: Services, request: Request, path: str) -> GatewayOAuth2Request:
-    form = await read_form(request)
-    _single_client_authentication(request, form)
-    jkt = await _dpop_jkt(services, request, path)
-    return GatewayOAuth2Request("POST", services.settings.issuer + path, form, request.headers, jkt)
+MISSING = {
+    "grant_type": say.GRANT_TYPE_MISSING,
+    "token": say.TOKEN_MISSING,
+    "redirect_uri": say.REDIRECT_URI_MISSING,
+}
 
 
 def _authlib_response(result: tuple[int, Any, Any]) -> Response:
     status, body, headers = result
     extra = {k: v for k, v in (headers or []) if k.lower() != "content-type"}
     return json_response(body, status, extra)
-
-
-def _refusal(request: Request, status: int, error: str, description: str) -> Response:
-    """An OAuth error; RFC 6749 §5.2: 401 when the client tried the Authorization header."""
-    headers = {}
-    if error == "invalid_client" and "authorization" in request.headers:
-        status = 401
-    if status == 401:
-        headers["WWW-Authenticate"] = 'Basic realm="obgw"'
-    return oauth_error_response(request, OAuthError(error, description, status, headers))
-
-
-def _authlib_error(request: Request, error: OAuth2Error) -> Response:
-    return _refusal(
-        request, error.status_code or 400, error.error, error.description or error.error
-    )
-
-
-def _authlib_result(request: Request, result: tuple[int, Any, Any]) -> Response:
-    status, body, _ = result
-    if status >= 400:
-        return _refusal(
-            request,
-            status,
-            body.get("error", "invalid_request"),
-            body.get("error_description", "the request was refused"),
-        )
-    return _authlib_response(result)
 
 
 @router.post(
@@ -167,18 +150,16 @@ async def pushed_authorization_request(call: Call) -> Response:
     DPoP proof binds the code to a key). The `request_uri` is single use, for 90 s."""
     services = call.services
     try:
-        oauth_request = await _oauth_request(services, call, "/oauth/par")
-        methods = AuthMethod.accepted(strict=services.settings.is_strict)
-        client = await run_in_threadpool(
-            services.auth_server.authenticate_client, oauth_request, methods, "par"
+        oauth_request = await _oauth_request(
+            call, "/oauth/par", dpop=True, required=("redirect_uri",)
         )
-        oauth_request.client = client
-        _identify(call, oauth_request)
-        pushed = await services.flow.push(client.client, oauth_request.form, oauth_request.dpop_jkt)
+        problem = redirect_uri_problem(oauth_request.form["redirect_uri"])
+        if problem is not None:  # a URI registered before the rule held
+            raise OAuthError("invalid_request", problem)
+        client = oauth_request.client.client
+        pushed = await services.flow.push(client, oauth_request.form, oauth_request.dpop_jkt)
     except OAuthError as error:
         return oauth_error_response(call, error)
-    except OAuth2Error as error:
-        return _authlib_error(call, error)
     return json_response(
         {"request_uri": pushed.request_uri, "expires_in": services.settings.par_ttl}, 201
     )
@@ -195,45 +176,26 @@ async def token(call: Call) -> Response:
     token grants. With a `DPoP` proof the tokens are bound to its key (`token_type: DPoP`)."""
     services = call.services
     try:
-        oauth_request = await _oauth_request(services, call, "/oauth/token")
+        oauth_request = await _oauth_request(
+            call, "/oauth/token", dpop=True, required=("grant_type",)
+        )
         if services.settings.is_strict and oauth_request.dpop_jkt is None:
-            raise OAuthError("invalid_dpop_proof", "the strict profile requires a DPoP proof")
-        if not oauth_request.form.get("grant_type"):
-            raise OAuthError("invalid_request", "'grant_type' is required")
+            raise OAuthError("invalid_dpop_proof", say.DPOP_REQUIRED)
         result = await run_in_threadpool(services.auth_server.create_token_response, oauth_request)
     except OAuthError as error:
         return oauth_error_response(call, error)
-    _identify(call, oauth_request)
-    return _authlib_result(call, result)
-
-
-def _identify(call: Call, oauth_request: GatewayOAuth2Request) -> None:
-    """Name the client authlib authenticated, for the request log and audit."""
-    client = getattr(oauth_request, "client", None)
-    if isinstance(client, OAuthClient):
-        call.exchange.caller = Caller(client.client.client_id, client.client.partner_id)
+    return _authlib_response(result)
 
 
 async def _endpoint(call: Call, name: str, path: str) -> Response:
     services = call.services
     try:
-        oauth_request = await _oauth_request(services, call, path)
+        oauth_request = await _oauth_request(call, path, dpop=False, required=("token",))
         result = await run_in_threadpool(
             services.auth_server.create_endpoint_response, name, oauth_request
         )
     except OAuthError as error:
         return oauth_error_response(call, error)
-    _identify(call, oauth_request)
-    status, body, _ = result
-    if status >= 400:
-        return oauth_error_response(
-            call,
-            OAuthError(
-                body.get("error", "invalid_request"),
-                body.get("error_description", "the request was refused"),
-                status,
-            ),
-        )
     return _authlib_response(result)
 
 

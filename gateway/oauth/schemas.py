@@ -98,7 +98,12 @@ class TokenHintRequest(ClientAuthentication):
     )
 
     token: str
-    token_type_hint: Literal["access_token", "refresh_token"] | None = None
+    token_type_hint: str | None = Field(
+        default=None,
+        description="`access_token` or `refresh_token`: where to look first. A wrong or "
+        "unknown hint is not an error; the token is found whatever its type "
+        "(RFC 7009 §2.1, RFC 7662 §2.1).",
+    )
 
 
 @with_config(
@@ -195,13 +200,15 @@ class Introspection(TypedDict):
             "examples": [
                 {
                     "error": "invalid_client",
-                    "error_description": "the client could not be authenticated",
-                    "type": "/problems/oauth-invalid-client",
-                    "title": "invalid client",
+                    "error_description": "The client secret is wrong for this client_id: "
+                    "check it, or ask the bank for a new one.",
+                    "type": "/problems/invalid-client",
+                    "title": "Client authentication failed",
                     "status": 401,
-                    "detail": "the client could not be authenticated",
+                    "detail": "The client secret is wrong for this client_id: check it, or ask "
+                    "the bank for a new one.",
                     "instance": "9d4c1f0e-6a1b-4c55-9a43-0c2f7f6f9b1e",
-                    "code": "invalid-token",
+                    "code": "invalid-client",
                 }
             ]
         }
@@ -226,10 +233,24 @@ class OAuthProblem(TypedDict):
             "examples": [
                 {
                     "issuer": "https://api.bank.example",
+                    "authorization_endpoint": "https://api.bank.example/oauth/authorize",
                     "token_endpoint": "https://api.bank.example/oauth/token",
                     "pushed_authorization_request_endpoint": "https://api.bank.example/oauth/par",
                     "require_pushed_authorization_requests": True,
+                    "jwks_uri": "https://api.bank.example/oauth/jwks",
+                    "revocation_endpoint": "https://api.bank.example/oauth/revoke",
+                    "introspection_endpoint": "https://api.bank.example/oauth/introspect",
                     "code_challenge_methods_supported": ["S256"],
+                    "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+                    "token_endpoint_auth_signing_alg_values_supported": ["ES256", "PS256"],
+                    "revocation_endpoint_auth_methods_supported": ["private_key_jwt"],
+                    "revocation_endpoint_auth_signing_alg_values_supported": ["ES256", "PS256"],
+                    "introspection_endpoint_auth_methods_supported": ["private_key_jwt"],
+                    "introspection_endpoint_auth_signing_alg_values_supported": [
+                        "ES256",
+                        "PS256",
+                    ],
+                    "dpop_signing_alg_values_supported": ["ES256", "PS256"],
                 }
             ]
         },
@@ -245,6 +266,15 @@ class ServerMetadata(TypedDict):
     pushed_authorization_request_endpoint: str
     require_pushed_authorization_requests: bool
     jwks_uri: str
+    revocation_endpoint: str
+    introspection_endpoint: str
+    token_endpoint_auth_methods_supported: list[str]
+    token_endpoint_auth_signing_alg_values_supported: list[str]
+    revocation_endpoint_auth_methods_supported: list[str]
+    revocation_endpoint_auth_signing_alg_values_supported: list[str]
+    introspection_endpoint_auth_methods_supported: list[str]
+    introspection_endpoint_auth_signing_alg_values_supported: list[str]
+    dpop_signing_alg_values_supported: list[str]
 
 
 @with_config(

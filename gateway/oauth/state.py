@@ -46,6 +46,10 @@ class OAuthState:
         async with self.db.read() as conn:
             return await self.codes.is_reused(conn, code)
 
+    async def is_grant_reused(self, grant_id: str) -> bool:
+        async with self.db.read() as conn:
+            return await self.codes.is_grant_reused(conn, grant_id)
+
     async def revoke_grant(self, grant_id: str) -> None:
         """Revoke every token issued from one authorization (e.g. on code reuse)."""
         async with self.db.transaction() as uow:
@@ -66,8 +70,11 @@ class OAuthState:
             await self.revocations.record(uow, "jti", jti, record.expires_at)
 
     async def revoke_refresh_token(self, token: str) -> None:
-        async with self.db.transaction() as uow:
-            await self.refresh_tokens.revoke(uow.conn, token)
+        """Revoke a refresh token and every token of its grant."""
+        async with self.db.read() as conn:
+            record = await self.refresh_tokens.get(conn, token)
+        if record is not None:
+            await self.revoke_grant(record.grant_id)
 
     async def purge_expired(self, grace: timedelta = timedelta(hours=1)) -> int:
         """Delete OAuth state nobody can use any more; returns the number of rows removed.

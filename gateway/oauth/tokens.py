@@ -11,7 +11,7 @@ from joserfc import jwt
 
 from gateway.clock import utcnow
 from gateway.ids import new_id
-from gateway.oauth.keys import KeyStore
+from gateway.oauth.keys import KeyRing
 from gateway.oauth.state import OAuthState
 
 
@@ -33,7 +33,7 @@ class TokenIssuer:
     def __init__(
         self,
         issuer: str,
-        keys: KeyStore,
+        keys: KeyRing,
         state: OAuthState,
         *,
         access_ttl: int,
@@ -54,8 +54,7 @@ class TokenIssuer:
         jkt: str | None,
         include_refresh_token: bool,
     ) -> dict[str, Any]:
-        self.keys.refresh()
-        key = self.keys.active
+        signer = self.keys.signer
         now = int(time.time())
         jti = new_id("at", 16)
         claims: dict[str, Any] = {
@@ -74,10 +73,8 @@ class TokenIssuer:
             claims["consent_id"] = subject.consent_id
         if jkt:
             claims["cnf"] = {"jkt": jkt}
-        header = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt"}
-        access_token = jwt.encode(
-            header, claims, self.keys.private_key(key.kid), algorithms=[key.alg]
-        )
+        header = {"alg": signer.alg, "kid": signer.kid, "typ": "at+jwt"}
+        access_token = jwt.encode(header, claims, signer.key, algorithms=[signer.alg])
         token: dict[str, Any] = {
             "access_token": access_token,
             "token_type": "DPoP" if jkt else "Bearer",

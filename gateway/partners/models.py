@@ -9,6 +9,11 @@ from enum import StrEnum
 from typing import Any
 
 from gateway.ids import sha256_hex
+from policies.messages import Text
+
+# A client registers a few keys (two during a rotation); an assertion is checked against
+# at most this many, so a client's JWKS bounds the cost of authenticating it.
+MAX_CLIENT_KEYS = 4
 
 
 class Sector(StrEnum):
@@ -52,7 +57,11 @@ class AuthMethod(StrEnum):
 
 
 class RegistryError(ValueError):
-    """A registry operation was given something it cannot accept."""
+    """A registry operation was given something it cannot accept; `message` says what to do."""
+
+    def __init__(self, message: Text) -> None:
+        super().__init__(str(message))
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

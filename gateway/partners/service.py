@@ -12,10 +12,9 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-from joserfc.jwk import KeySet
-
 from gateway.clock import utcnow
 from gateway.ids import new_id, sha256_hex
+from gateway.partners.client_keys import validate_jwks
 from gateway.partners.models import (
     AuthMethod,
     Client,
@@ -27,41 +26,41 @@ from gateway.partners.models import (
     Status,
     Tier,
 )
+from gateway.partners.redirect_uris import check_redirect_uris
 from gateway.partners.store import ClientStore, PartnerStore
 from gateway.revocations import Revocations
 from gateway.storage.database import Database, UnitOfWork
+from policies.messages import Text
 from policies.pipeline import Caller
 from policies.vocabulary import ALL_SCOPES, OPS_SCOPES
 
 # Revocation feed entries for suspended partners and revoked clients outlive any token.
 REVOKED_FOR = timedelta(days=3650)
 
-
-def validate_jwks(jwks: Any) -> dict[str, Any]:
-    """A client's public JWKS: at least one EC or RSA public key, no private members."""
-    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
-        raise RegistryError("the client JWKS must be an object with a non-empty 'keys' list")
-    for key in jwks["keys"]:
-        if not isinstance(key, dict) or key.get("kty") not in ("EC", "RSA"):
-            raise RegistryError("client keys must be EC (P-256) or RSA public keys")
-        if {"d", "p", "q"} & set(key):
-            raise RegistryError("the client JWKS contains private key material")
-    try:
-        KeySet.import_key_set(jwks)  # type: ignore[arg-type]
-    except Exception as exc:
-        raise RegistryError(f"the client JWKS is not valid: {exc}") from exc
-    return jwks
-
-
-def _check_redirect_uris(uris: list[str]) -> None:
-    for uri in uris:
-        if (
-            not uri.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]"))
-            or "#" in uri
-        ):
-            raise RegistryError(
-                f"redirect URI {uri!r} must be https (or a loopback http URI) without fragment"
-            )
+UNKNOWN_SCOPES = Text(
+    "Unknown scopes: {scopes}. Choose among: " + " ".join(ALL_SCOPES) + ".",
+    "未知的授权范围：{scopes}。可选范围：" + " ".join(ALL_SCOPES) + "。",
+)
+OPS_SCOPES_FOR_PARTNER = Text(
+    "Partner clients cannot hold the operations scopes (ops:read, ops:admin).",
+    "合作方客户端不能持有运营授权范围（ops:read、ops:admin）。",
+)
+NO_PARTNER = Text(
+    "There is no partner {partner_id}: create it first (obgw partners create).",
+    "合作方 {partner_id} 不存在：请先创建（obgw partners create）。",
+)
+PARTNER_NAME = Text(
+    "A partner name is 1 to 200 characters.",
+    "合作方名称须为 1 至 200 个字符。",
+)
+UNKNOWN_SECTOR = Text(
+    "'{value}' is not a sector: choose among " + ", ".join(Sector) + ".",
+    "“{value}”不是有效的行业：可选 " + "、".join(Sector) + "。",
+)
+UNKNOWN_TIER = Text(
+    "'{value}' is not a tier: choose among " + ", ".join(Tier) + ".",
+    "“{value}”不是有效的等级：可选 " + "、".join(Tier) + "。",
+)
 
 
 class Registry:
@@ -82,7 +81,11 @@ class Registry:
         uow: UnitOfWork | None = None,
     ) -> Partner:
         if not name.strip() or len(name) > 200:
-            raise RegistryError("a partner name is 1-200 characters")
+            raise RegistryError(PARTNER_NAME)
+        if sector not in set(Sector):
+            raise RegistryError(UNKNOWN_SECTOR.format(value=sector[:40]))
+        if tier not in set(Tier):
+            raise RegistryError(UNKNOWN_TIER.format(value=tier[:40]))
         partner = Partner(
             new_id("ptn"),
             name.strip(),
@@ -127,10 +130,10 @@ class Registry:
         """Register a client: with a JWKS it uses private_key_jwt, else it gets a secret."""
         unknown = set(scopes) - set(ALL_SCOPES)
         if unknown:
-            raise RegistryError(f"unknown scopes: {' '.join(sorted(unknown))}")
+            raise RegistryError(UNKNOWN_SCOPES.format(scopes=" ".join(sorted(unknown))[:200]))
         if kind == ClientKind.PARTNER and set(scopes) & set(OPS_SCOPES):
-            raise RegistryError("partner clients cannot hold ops scopes")
-        _check_redirect_uris(redirect_uris or [])
+            raise RegistryError(OPS_SCOPES_FOR_PARTNER)
+        redirect_uris = check_redirect_uris(redirect_uris or [])
         secret: str | None = None
         secret_hash: str | None = None
         if jwks is not None:
@@ -155,7 +158,7 @@ class Registry:
         )
         async with self._unit(uow) as uow:
             if partner_id is not None and await self.partners.get(uow.conn, partner_id) is None:
-                raise RegistryError(f"no partner {partner_id}")
+                raise RegistryError(NO_PARTNER.format(partner_id=partner_id))
             await self.clients.insert(uow.conn, client)
         return IssuedClient(client, secret)
 

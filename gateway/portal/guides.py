@@ -1,8 +1,7 @@
 """What each problem means and what its caller should do, in Chinese and English.
 
 A problem document's `type` (`/problems/<code>`) leads to a page built from these: one for each
-code of `gateway.errors.PROBLEM_TITLES` here, and one for each OAuth error in
-`gateway.portal.oauth_guides`.
+code of `gateway.errors.PROBLEM_TITLES`, the OAuth endpoints' errors included.
 """
 
 from __future__ import annotations
@@ -408,6 +407,204 @@ GUIDES: dict[str, Guide] = {
             "Send fewer or smaller headers: large cookies or duplicated headers are the "
             "usual cause.",
             "请减少或缩小请求头：通常是过大的 Cookie 或重复的请求头导致。",
+        ),
+    ),
+    # The OAuth endpoints' errors (RFC 6749 §5.2 `error`, with `_` as `-`) and the token and
+    # consent refusals of the API.
+    "invalid-client": Guide(
+        401,
+        Text(
+            "Client authentication failed: unknown client, wrong secret, a bad client "
+            "assertion, or a client that is suspended or revoked.",
+            "客户端认证失败：客户端不存在、密钥错误、客户端断言无效，或客户端已被暂停或撤销。",
+        ),
+        Text(
+            "Check the client id and the credentials your client is registered with "
+            "(private_key_jwt: a fresh assertion whose aud is the issuer).",
+            "请核对客户端编号及其登记的凭据（private_key_jwt：使用新的断言，且 aud 为签发方）。",
+        ),
+    ),
+    "invalid-grant": Guide(
+        400,
+        Text(
+            "The authorization code or refresh token is invalid, expired, already used, or "
+            "was issued to another client; or the PKCE verifier does not match.",
+            "授权码或刷新令牌无效、已过期、已被使用或属于其他客户端，或 PKCE 验证码不匹配。",
+        ),
+        Text(
+            "Start the authorization again (codes are single-use and live 60 seconds), with "
+            "the code_verifier of that request.",
+            "请重新发起授权（授权码只能使用一次，有效期 60 秒），并使用该次请求的 code_verifier。",
+        ),
+    ),
+    "unauthorized-client": Guide(
+        400,
+        Text(
+            "The client is not allowed to use this grant type or authentication method.",
+            "该客户端无权使用此授权类型或认证方式。",
+        ),
+        Text(
+            "Use a grant and an authentication method your client is registered for.",
+            "请使用客户端已登记的授权类型和认证方式。",
+        ),
+    ),
+    "unsupported-grant-type": Guide(
+        400,
+        Text(
+            "The token endpoint does not support this grant_type.", "令牌接口不支持该 grant_type。"
+        ),
+        Text(
+            "Use client_credentials, authorization_code or refresh_token.",
+            "请使用 client_credentials、authorization_code 或 refresh_token。",
+        ),
+    ),
+    "unsupported-response-type": Guide(
+        400,
+        Text("Only response_type=code is supported.", "仅支持 response_type=code。"),
+        Text("Send response_type=code.", "请发送 response_type=code。"),
+    ),
+    "unsupported-token-type": Guide(
+        400,
+        Text(
+            "The endpoint cannot revoke or inspect this type of token.",
+            "该接口无法撤销或查询此类令牌。",
+        ),
+        Text(
+            "Send an access token or a refresh token issued by this gateway.",
+            "请发送本网关签发的访问令牌或刷新令牌。",
+        ),
+    ),
+    "invalid-scope": Guide(
+        400,
+        Text(
+            "The requested scope is unknown, not registered for the client, or not allowed "
+            "for this grant.",
+            "请求的授权范围未知、未为该客户端登记，或不适用于此授权类型。",
+        ),
+        Text(
+            "Ask only for scopes registered for your client: partner-level scopes by client "
+            "credentials, customer scopes by the authorization code flow.",
+            "请只申请客户端已登记的范围：合作方级范围使用客户端凭据模式，客户数据范围使用授权码模式。",
+        ),
+    ),
+    "invalid-request-uri": Guide(
+        400,
+        Text(
+            "The request_uri is unknown, already used or expired.",
+            "request_uri 不存在、已被使用或已过期。",
+        ),
+        Text(
+            "Push the authorization request again at /oauth/par and use the new request_uri "
+            "within its expires_in seconds.",
+            "请重新向 /oauth/par 推送授权请求，并在 expires_in 秒内使用新的 request_uri。",
+        ),
+    ),
+    "invalid-dpop-proof": Guide(
+        400,
+        Text(
+            "The DPoP proof is missing, malformed, expired, replayed, or does not match the "
+            "request's method and URL or the token's key.",
+            "DPoP 证明缺失、格式错误、已过期、被重放，或与请求的方法、URL 或令牌绑定的密钥不符。",
+        ),
+        Text(
+            "Send a new proof for each request, signed by the bound key, with this method, "
+            "this URL (htu) and a fresh iat and jti.",
+            "每个请求都应发送新的证明：由绑定的密钥签名，"
+            "包含本次请求的方法、URL（htu）以及新的 iat 和 jti。",
+        ),
+    ),
+    "use-dpop-nonce": Guide(
+        400,
+        Text(
+            "The gateway requires a server nonce in the DPoP proof.",
+            "网关要求 DPoP 证明中包含服务端随机数。",
+        ),
+        Text(
+            "Repeat the request with a proof whose nonce claim is the DPoP-Nonce response "
+            "header's value.",
+            "请以 DPoP-Nonce 响应头中的值作为 nonce 声明生成证明，然后重发请求。",
+        ),
+    ),
+    "access-denied": Guide(
+        None,
+        Text(
+            "The customer did not approve the authorization request.",
+            "客户未同意该授权请求。",
+        ),
+        Text(
+            "Tell the customer what they declined; start a new authorization only if they ask.",
+            "请告知客户其拒绝了授权；仅在客户要求时重新发起授权。",
+        ),
+    ),
+    "temporarily-unavailable": Guide(
+        503,
+        Text(
+            "The authorization server cannot handle the request for now.",
+            "授权服务器暂时无法处理该请求。",
+        ),
+        Text("Retry in a little while.", "请稍后重试。"),
+    ),
+    "token-expired": Guide(
+        401,
+        Text(
+            "The access token has expired (they live 5 minutes).",
+            "访问令牌已过期（有效期 5 分钟）。",
+        ),
+        Text(
+            "Get a new access token: with the refresh token for customer grants, or by client "
+            "credentials again. The customer does not need to be asked.",
+            "请获取新的访问令牌：客户授权使用刷新令牌，合作方级别再次使用客户端凭证。无需再次询问客户。",
+        ),
+    ),
+    "token-revoked": Guide(
+        401,
+        Text(
+            "The access token was revoked (by your client, or because its authorization code "
+            "was used twice).",
+            "访问令牌已被撤销（由您的客户端撤销，或因其授权码被重复使用）。",
+        ),
+        Text(
+            "Get a new token. If you did not revoke it, check that no one else holds your "
+            "authorization codes.",
+            "请获取新的令牌。如果并非您主动撤销，请检查授权码是否被他人获取。",
+        ),
+    ),
+    "client-revoked": Guide(
+        401,
+        Text(
+            "The client, or the partner it belongs to, was revoked or suspended by the bank.",
+            "客户端或其所属合作方已被本行吊销或暂停。",
+        ),
+        Text("Contact the bank about your partner account.", "请联系本行处理您的合作方账户。"),
+    ),
+    "consent-revoked": Guide(
+        401,
+        Text(
+            "The customer, or the bank on their behalf, revoked the consent behind this token.",
+            "客户（或本行代客户）已撤销该令牌所依据的授权同意。",
+        ),
+        Text(
+            "A new token will not help: create a new consent and ask the customer to authorise it.",
+            "获取新令牌无济于事：请创建新的授权同意，并请客户重新授权。",
+        ),
+    ),
+    "consent-expired": Guide(
+        401,
+        Text("The consent behind this token has expired.", "该令牌所依据的授权同意已过期。"),
+        Text(
+            "Create a new consent and ask the customer to authorise it.",
+            "请创建新的授权同意，并请客户重新授权。",
+        ),
+    ),
+    "consent-consumed": Guide(
+        401,
+        Text(
+            "The payment consent was already used for its one payment.",
+            "该付款授权已用于其唯一一笔付款。",
+        ),
+        Text(
+            "Each payment needs its own consent: create a new one for the next payment.",
+            "每笔付款都需要单独的授权同意：请为下一笔付款创建新的授权同意。",
         ),
     ),
 }

@@ -1,8 +1,9 @@
 """The problem pages: `GET /problems/{code}` explains a problem code in Chinese and English.
 
 Every problem document links its page in `type`, so a developer who meets a code can read what
-it means and what to do. Each code of `gateway.errors.PROBLEM_TITLES` has a page, and each
-OAuth error as `oauth-<error>`; any other code is a `404` problem.
+it means and what to do. Each code of `gateway.errors.PROBLEM_TITLES` has a page (the OAuth
+endpoints' errors are among them: `invalid_grant` is `invalid-grant`); any other code is a
+`404` problem.
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ from starlette.responses import HTMLResponse
 from gateway.errors import PROBLEM_TITLES, NotFoundError
 from gateway.http.routing import product
 from gateway.http.templates import templates
-from gateway.oauth.requests import OAUTH_TITLES
+from gateway.oauth.requests import OAUTH_ERRORS, problem_code
 from gateway.portal.guides import GUIDES, Guide
-from gateway.portal.oauth_guides import OAUTH_GUIDES
 from policies.messages import Text
 
 router = APIRouter(tags=["Problems"])
 BILINGUAL = "zh-CN, en"
-OAUTH_PREFIX = "oauth-"
 ProblemCode = Annotated[
     str,
     Path(
@@ -63,22 +62,17 @@ class ProblemPage:
 
 
 def problem_pages() -> list[ProblemPage]:
-    """Every problem page: the gateway's codes, then the OAuth errors."""
-    oauth = [OAUTH_PREFIX + error.replace("_", "-") for error in OAUTH_TITLES]
-    return [page for code in [*PROBLEM_TITLES, *oauth] if (page := problem_page(code))]
+    """Every problem page, in the order of `PROBLEM_TITLES`."""
+    return [page for code in PROBLEM_TITLES if (page := problem_page(code))]
 
 
 def problem_page(code: str) -> ProblemPage | None:
-    """The page for `code`, if it is a problem the gateway or its OAuth endpoints answer."""
+    """The page for `code`, if it is a problem the gateway answers."""
     titles = PROBLEM_TITLES.get(code)
-    if titles is not None:
-        return ProblemPage(code, Text(*titles), _guide(code))
-    if code.startswith(OAUTH_PREFIX):
-        error = code.removeprefix(OAUTH_PREFIX).replace("-", "_")
-        title = OAUTH_TITLES.get(error)
-        if title is not None:
-            return ProblemPage(code, title, OAUTH_GUIDES.get(error, UNDOCUMENTED), error)
-    return None
+    if titles is None:
+        return None
+    oauth = {problem_code(error): error for error in OAUTH_ERRORS}.get(code)
+    return ProblemPage(code, Text(*titles), _guide(code), oauth)
 
 
 def _guide(code: str) -> Guide:

@@ -35,10 +35,11 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # The driver must not open transactions itself: `_sqlite_begin` does, with the right mode.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # First, so that switching a new file to WAL waits for a connection that holds a lock.
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 

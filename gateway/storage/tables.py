@@ -136,6 +136,23 @@ revocations = sa.Table(
 sa.Index("ix_revocations_created", revocations.c.created_at)
 sa.Index("ix_revocations_subject", revocations.c.kind, revocations.c.value)
 
+# Token signing keys: `active` is true for the one signing key and NULL for the others (a
+# unique column, so concurrent first starts and rotations agree on one). The private JWK,
+# sealed under the gateway secret, is deleted when the key retires.
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", sa.String(64), primary_key=True),
+    sa.Column("alg", sa.String(10), nullable=False),
+    sa.Column("public_jwk", sa.JSON(), nullable=False),
+    sa.Column("sealed_private_jwk", sa.Text()),
+    sa.Column("active", sa.Boolean()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("retired_at", UTCDateTime()),
+    sa.Column("revoked_at", UTCDateTime()),
+    sa.UniqueConstraint("active", name="uq_signing_keys_active"),
+)
+
 used_jtis = sa.Table(
     "used_jtis",
     metadata,

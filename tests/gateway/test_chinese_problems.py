@@ -126,7 +126,7 @@ class TestWholeChinese:
         signup["contact_email"] = "it@school.example"
         signup["redirect_uris"] = ["ftp://school.example/cb"]
         response = await client.post("/sandbox/signup", json=signup, headers=ZH)
-        assert_whole_chinese(response, "errors", "https", "http", "localhost")
+        assert_whole_chinese(response, "errors", "http(s)", "https", "http", "localhost")
         assert_english(await client.post("/sandbox/signup", json=signup, headers=EN))
 
         partner = await sandbox_partner(client)

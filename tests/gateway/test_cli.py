@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from gateway.app import create_app
 from gateway.cli import app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, share_secret
+from tests.factories import ec_private, public_jwk, rsa_private
 
 
 @pytest.fixture
@@ -21,6 +22,7 @@ def env(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> dict[st
     values = {"OBGW_DATA_DIR": str(tmp_path / "data"), "OBGW_LOG_LEVEL": "WARNING"}
     if backend == "postgresql":
         values["OBGW_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        share_secret(tmp_path / "data")
     return values
 
 
@@ -102,11 +104,40 @@ class TestCli:
         """A bad sector or an unknown partner is a clear error with exit code 2."""
         code, out = run(env, "partners", "create", "--name", "X", "--sector", "casino")
         assert code == 2
-        assert "Sector" in out
+        assert "is not a sector" in out
         code, out = run(
             env, "clients", "create", "--partner", "ptn_nope", "--scopes", "products", "--secret"
         )
         assert code == 2
+
+    def test_weak_jwks_file_is_refused(self, env: dict[str, str], tmp_path: Path) -> None:
+        """`clients create --jwks-file` with an RSA-1024 key exits 2 naming the accepted keys;
+        a P-256 key registers."""
+        code, out = run(env, "partners", "create", "--name", "P", "--sector", "other", "--json")
+        assert code == 0, out
+        partner_id = json.loads(out)["partner_id"]
+        weak, good = tmp_path / "weak.json", tmp_path / "good.json"
+        weak.write_text(json.dumps({"keys": [public_jwk(rsa_private(1024))]}))
+        good.write_text(json.dumps({"keys": [public_jwk(ec_private())]}))
+        args = ["clients", "create", "--partner", partner_id, "--scopes", "products"]
+        code, out = run(env, *args, "--jwks-file", str(weak))
+        assert code == 2
+        assert "2048 to 4096 bits" in out
+        code, out = run(env, *args, "--jwks-file", str(good), "--json")
+        assert code == 0, out
+
+    def test_unsafe_redirect_uri_is_refused(self, env: dict[str, str]) -> None:
+        """`clients create --redirect-uri` applies the registration rule: a host that only
+        starts like a loopback one exits 2; a loopback URI on any port registers."""
+        code, out = run(env, "partners", "create", "--name", "P", "--sector", "other", "--json")
+        assert code == 0, out
+        partner_id = json.loads(out)["partner_id"]
+        args = ["clients", "create", "--partner", partner_id, "--scopes", "accounts", "--secret"]
+        code, out = run(env, *args, "--redirect-uri", "http://127.0.0.1.evil.example/cb")
+        assert code == 2
+        assert "plain http" in out
+        code, out = run(env, *args, "--redirect-uri", "http://127.0.0.1:8123/cb", "--json")
+        assert code == 0, out
 
     def test_keys_and_ops(self, env: dict[str, str]) -> None:
         """keys rotate/list and ops-clients create."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from pathlib import Path
 
 import httpx
@@ -9,15 +11,22 @@ import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from fastapi import FastAPI
+from joserfc import jwt
+from joserfc.jwk import ECKey
 from requests_oauth2client import DPoPKey
 
 from gateway.app import create_app
+from gateway.clock import utcnow
+from gateway.oauth.schemas import ASSERTION_TYPE
+from gateway.partners.models import Client
 from gateway.settings import Settings
 from tests.conftest import make_settings
 from tests.factories import (
+    KeyClient,
     client_assertion,
     dpop_proof,
     eventually_status,
+    joserfc_rsa,
     key_client,
     partner_token,
     sandbox_partner,
@@ -203,6 +212,93 @@ class TestPrivateKeyJwtWithDPoP:
         assert response.json()["error"] == "invalid_client"
 
 
+def assertion_form(assertion: str) -> dict[str, str]:
+    return {
+        "grant_type": "client_credentials",
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": assertion,
+    }
+
+
+class TestClientKeysAtTheTokenEndpoint:
+    @pytest.mark.filterwarnings("ignore:Key size should be")
+    async def test_weak_registered_key_does_not_authenticate(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """A client whose stored JWKS holds only an RSA-1024 key (registered before keys were
+        checked) cannot authenticate; a P-256 client, the same way, can."""
+        services = services_of(app)
+        partner = await sandbox_partner(client)
+        weak = joserfc_rsa(1024)
+        client_id = f"cli_weak{secrets.token_hex(4)}"
+        async with services.db.transaction() as uow:
+            await services.registry.clients.insert(
+                uow.conn,
+                Client(
+                    client_id=client_id,
+                    partner_id=partner.partner_id,
+                    kind="partner",
+                    name="legacy",
+                    auth_method="private_key_jwt",
+                    scopes=("products",),
+                    redirect_uris=(),
+                    status="active",
+                    created_at=utcnow(),
+                    jwks={"keys": [{**weak.as_dict(private=False), "kid": "client-key-1"}]},
+                ),
+            )
+        legacy = KeyClient(client_id, partner.partner_id, weak)  # type: ignore[arg-type]
+        issuer = str(client.base_url)
+        assertion = client_assertion(legacy, issuer, key=weak, alg="PS256")  # type: ignore[arg-type]
+        refused = await client.post("/oauth/token", data=assertion_form(assertion))
+        assert refused.status_code == 401
+        assert refused.json()["error"] == "invalid_client"
+        assert "2048 to 4096 bits" in refused.json()["error_description"]
+        kc = await key_client(app, partner.partner_id, ["products"])
+        control = await client.post(
+            "/oauth/token", data=assertion_form(client_assertion(kc, issuer))
+        )
+        assert control.status_code == 200, control.text
+
+    async def test_assertion_carrying_its_own_key_is_refused(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """An assertion signed by a key it embeds (`jwk` header) is refused: keys come from
+        the registered JWKS only; the registered key's assertion passes."""
+        partner = await sandbox_partner(client)
+        kc = await key_client(app, partner.partner_id, ["products"])
+        issuer = str(client.base_url)
+        attacker = ECKey.generate_key("P-256")
+        now = int(time.time())
+        claims = {"iss": kc.client_id, "sub": kc.client_id, "aud": issuer, "jti": "j-1"}
+        header = {"alg": "ES256", "kid": "client-key-1", "jwk": attacker.as_dict(private=False)}
+        forged = jwt.encode(header, {**claims, "iat": now, "exp": now + 60}, attacker)
+        refused = await client.post("/oauth/token", data=assertion_form(forged))
+        assert refused.json()["error"] == "invalid_client"
+        control = await client.post(
+            "/oauth/token", data=assertion_form(client_assertion(kc, issuer))
+        )
+        assert control.status_code == 200, control.text
+
+    async def test_unauthenticated_request_spends_no_dpop_proof(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """The client is authenticated before its DPoP proof is checked: a request with a
+        wrong secret leaves the proof unspent, and the client's own request then uses it."""
+        partner = await sandbox_partner(client)
+        proof = dpop_proof(DPoPKey.generate(alg="ES256"), "POST", f"{client.base_url}/oauth/token")
+        form = {"grant_type": "client_credentials", "scope": "products"}
+        refused = await client.post(
+            "/oauth/token", data=form, auth=(partner.client_id, "wrong"), headers={"DPoP": proof}
+        )
+        assert refused.json()["error"] == "invalid_client"
+        issued = await client.post(
+            "/oauth/token", data=form, auth=partner.basic, headers={"DPoP": proof}
+        )
+        assert issued.status_code == 200, issued.text
+        assert issued.json()["token_type"] == "DPoP"
+
+
 class TestStrictProfile:
     @pytest.fixture
     async def strict(self, tmp_path: Path) -> tuple[FastAPI, Settings]:
@@ -210,8 +306,10 @@ class TestStrictProfile:
         return create_app(settings), settings
 
     async def test_secret_and_bearer_refused(self, strict: tuple[FastAPI, Settings]) -> None:
-        """In the strict profile secrets do not authenticate and DPoP is mandatory."""
+        """In the strict profile secrets do not authenticate and DPoP is mandatory; a key
+        client with a DPoP proof gets its token."""
         application, settings = strict
+        token_url = f"{settings.issuer}/oauth/token"
         async with application.router.lifespan_context(application):
             transport = httpx.ASGITransport(app=application)
             async with httpx.AsyncClient(transport=transport, base_url=settings.issuer) as http:
@@ -220,24 +318,41 @@ class TestStrictProfile:
                 issued = await services.registry.create_client(
                     partner_id=partner.id, scopes=["products"]
                 )
+                key = DPoPKey.generate(alg="ES256")
+                for headers in ({}, {"DPoP": dpop_proof(key, "POST", token_url)}):
+                    by_secret = await http.post(
+                        "/oauth/token",
+                        data={"grant_type": "client_credentials"},
+                        auth=(issued.client.client_id, issued.client_secret or ""),
+                        headers=headers,
+                    )
+                    assert by_secret.status_code == 401
+                    assert by_secret.json()["error"] == "invalid_client"
+                    assert by_secret.headers["www-authenticate"].startswith("Basic ")
+                kc = await key_client(application, partner.id, ["products"])
+                form = {
+                    "grant_type": "client_credentials",
+                    "client_assertion_type": ASSERTION_TYPE,
+                }
                 no_dpop = await http.post(
                     "/oauth/token",
-                    data={"grant_type": "client_credentials"},
-                    auth=(issued.client.client_id, issued.client_secret or ""),
+                    data={**form, "client_assertion": client_assertion(kc, settings.issuer)},
                 )
                 assert no_dpop.status_code == 400
-                key = DPoPKey.generate(alg="ES256")
+                assert no_dpop.json()["error"] == "invalid_dpop_proof"
                 with_dpop = await http.post(
                     "/oauth/token",
-                    data={"grant_type": "client_credentials"},
-                    auth=(issued.client.client_id, issued.client_secret or ""),
-                    headers={"DPoP": dpop_proof(key, "POST", f"{settings.issuer}/oauth/token")},
+                    data={**form, "client_assertion": client_assertion(kc, settings.issuer)},
+                    headers={"DPoP": dpop_proof(key, "POST", token_url)},
                 )
-                assert with_dpop.status_code == 401
-                assert with_dpop.json()["error"] == "invalid_client"
+                assert with_dpop.status_code == 200, with_dpop.text
                 metadata = (await http.get("/.well-known/oauth-authorization-server")).json()
                 assert metadata["require_pushed_authorization_requests"] is True
-                assert metadata["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
+                for endpoint in ("token", "revocation", "introspection"):
+                    methods = metadata[f"{endpoint}_endpoint_auth_methods_supported"]
+                    assert methods == ["private_key_jwt"]
+                    algs = metadata[f"{endpoint}_endpoint_auth_signing_alg_values_supported"]
+                    assert algs == ["ES256", "PS256"]
 
 
 def test_authlib_error_type_is_exposed() -> None:

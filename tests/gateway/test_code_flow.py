@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from requests_oauth2client import DPoPKey
 
 from gateway.ids import sha256_hex
-from gateway.storage.tables import authorization_codes, authorization_requests
+from gateway.storage.tables import authorization_codes, authorization_requests, clients
 from tests.factories import (
     CALLBACK,
     Form,
@@ -192,6 +192,41 @@ class TestPushedRequests:
         assert par.status_code == 400, par.text
         assert par.json()["error"] == error
         assert "request_uri" not in par.json()
+
+    async def test_missing_redirect_uri_says_it_is_required(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """A pushed request without redirect_uri is told the parameter is required (not that
+        it is unregistered); the same request with it is pushed."""
+        partner = await sandbox_partner(client)
+        consent_id = await fresh_consent(client, partner)
+        par, _ = await push(client, partner, consent_id, {"redirect_uri": "<omit>"})
+        assert par.status_code == 400
+        assert "'redirect_uri' is required" in par.json()["error_description"]
+        control, _ = await push(client, partner, consent_id)
+        assert control.status_code == 201, control.text
+
+    async def test_unsafe_redirect_uri_registered_earlier_is_refused(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """A plain-http, non-loopback redirect URI stored before the registration rule held
+        gets no code: the pushed request is refused; the client's safe URI still works."""
+        partner = await sandbox_partner(client)
+        unsafe = "http://127.0.0.1.evil.example/cb"
+        db = services_of(app).db
+        async with db.transaction() as uow:
+            await uow.conn.execute(
+                clients.update()
+                .where(clients.c.client_id == partner.client_id)
+                .values(redirect_uris=[CALLBACK, unsafe])
+            )
+        consent_id = await fresh_consent(client, partner)
+        par, _ = await push(client, partner, consent_id, {"redirect_uri": unsafe})
+        assert par.status_code == 400
+        assert par.json()["error"] == "invalid_request"
+        assert "plain http" in par.json()["error_description"]
+        control, _ = await push(client, partner, consent_id)
+        assert control.status_code == 201, control.text
 
     async def test_reused_request_uri(self, client: httpx.AsyncClient) -> None:
         """A request_uri is single use."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -152,12 +153,13 @@ class BankWideCustomers:
     def __init__(self, inner: CustomerAuthenticator) -> None:
         self.inner = inner
         self.checked = 0
+        # One bank per test: tests sharing a PostgreSQL database must not share lock-outs.
+        self.bank = f"bank-{secrets.token_hex(4)}:"
 
-    @staticmethod
-    def _bank_wide(customer: Customer | None) -> Customer | None:
+    def _bank_wide(self, customer: Customer | None) -> Customer | None:
         if customer is None:
             return None
-        return dataclasses.replace(customer, core_ref="bank:" + customer.username)
+        return dataclasses.replace(customer, core_ref=self.bank + customer.username)
 
     async def authenticate(self, ctx: CoreContext, username: str, password: str) -> Customer | None:
         self.checked += 1

@@ -17,7 +17,6 @@ from pydantic import ValidationError
 from structlog.testing import capture_logs
 
 from gateway.files import PrivateFileError, create_private, load_secret
-from gateway.oauth.keys import KeyStore
 from gateway.settings import Settings
 from gateway.startup import prepare
 from gateway.storage.database import Database
@@ -113,7 +112,7 @@ class TestPrivateFiles:
         finally:
             await db.dispose()
         assert [call for call in chmods if str(data_dir) in call] == []
-        assert {"secret.key", "keys.json", "demo.json", "obgw.db"} <= set(modes)
+        assert {"secret.key", "demo.json", "obgw.db"} <= set(modes)
 
     async def test_demo_file_keeps_no_secret(self, tmp_path: Path) -> None:
         """`demo.json` names the demo partner and client; the secret is nowhere in the data dir."""
@@ -157,20 +156,6 @@ class TestPrivateFiles:
         assert len(set(secrets)) == 1
         assert len(secrets[0]) == 64
         assert (Path(data_dir) / "secret.key").read_text() == secrets[0]
-
-    def test_keys_created_at_once_are_one_key(self, tmp_path: Path) -> None:
-        """Key stores started together on a fresh data dir all sign with the same key."""
-        path = tmp_path / "data" / "keys.json"
-
-        def ensure() -> bytes:
-            store = KeyStore(path, publish_grace=60)
-            store.ensure()
-            return store.active.kid.encode()
-
-        kids = at_once(8, ensure)
-        assert len(kids) == 8
-        assert len(set(kids)) == 1
-        assert mode(path) == 0o600
 
 
 class TestGatewaySecret:

@@ -174,7 +174,7 @@ class TestServe:
         assert demo["client_id"] == credentials["client_id"]
         assert demo["created"] is True
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
-        assert {"obgw.db", "obgw.db-wal", "obgw.db-shm", "secret.key", "keys.json"} <= set(modes)
+        assert {"obgw.db", "obgw.db-wal", "obgw.db-shm", "secret.key"} <= set(modes)
         assert set(modes.values()) == {0o600}, modes
 
         with Serve(data_dir, "--json") as again:

@@ -13,7 +13,8 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,14 +25,19 @@ from joserfc.jwk import ECKey
 from requests_oauth2client import DPoPKey
 
 from gateway.app import create_app
+from gateway.oauth.schemas import ASSERTION_TYPE
 from gateway.settings import Settings
-from tests.conftest import REDIS_URL, service_missing
+from tests.conftest import REDIS_URL, make_settings, service_missing
 from tests.factories import (
     CustomerGrant,
     Partner,
+    client_assertion,
     customer_grant,
     customer_headers,
     dpop_proof,
+    gateway_signed,
+    key_client,
+    partner_claims,
     partner_token,
     sandbox_partner,
     services_of,
@@ -50,39 +56,6 @@ def b64url(data: bytes) -> str:
 
 def segment(value: Mapping[str, Any]) -> str:
     return b64url(json.dumps(dict(value), separators=(",", ":")).encode())
-
-
-def partner_claims(app: FastAPI, partner: Partner, **overrides: Any) -> dict[str, Any]:
-    """The claims the gateway itself puts in a `products` client-credentials token."""
-    now = int(time.time())
-    issuer = services_of(app).settings.issuer
-    claims: dict[str, Any] = {
-        "iss": issuer,
-        "aud": issuer,
-        "sub": partner.client_id,
-        "client_id": partner.client_id,
-        "partner_id": partner.partner_id,
-        "scope": "products",
-        "jti": "at_" + secrets.token_hex(8),
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-    }
-    claims.update(overrides)
-    return {k: v for k, v in claims.items() if v is not None}
-
-
-def gateway_signed(
-    app: FastAPI, claims: Mapping[str, Any], *, key: ECKey | None = None, **header: Any
-) -> str:
-    """A compact JWS over `claims`, by default signed with the gateway's active key."""
-    keys = services_of(app).keys
-    active = keys.active
-    protected = {"alg": active.alg, "kid": active.kid, "typ": "at+jwt", **header}
-    protected = {k: v for k, v in protected.items() if v is not None}
-    signer = key or keys.private_key(active.kid)
-    payload = json.dumps(dict(claims)).encode()
-    return jws.serialize_compact(protected, payload, signer, algorithms=[protected["alg"]])
 
 
 def bound_key(grant: CustomerGrant) -> ECKey:
@@ -142,10 +115,14 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
 
 
 def assert_invalid_token(
-    response: httpx.Response, *, token: str | None = None, scheme: str | None = None
+    response: httpx.Response,
+    *,
+    token: str | None = None,
+    scheme: str | None = None,
+    code: str = "invalid-token",
 ) -> str:
-    """A 401 invalid-token problem with a challenge, no data and no echo of the token."""
-    assert_problem(response, 401, "invalid-token")
+    """A 401 problem (`code`) with a challenge, no data and no echo of the token."""
+    assert_problem(response, 401, code)
     challenge = response.headers.get("www-authenticate")
     assert challenge, "a 401 must carry WWW-Authenticate"
     if scheme is not None:
@@ -155,6 +132,15 @@ def assert_invalid_token(
     if token is not None:
         assert token not in response.text
         assert token not in challenge
+    return challenge
+
+
+def assert_invalid_proof(response: httpx.Response, *, token: str | None = None) -> str:
+    """A 401 `invalid-dpop-proof` problem with a DPoP challenge naming the proof error."""
+    challenge = assert_invalid_token(
+        response, token=token, scheme="DPoP", code="invalid-dpop-proof"
+    )
+    assert 'error="invalid_dpop_proof"' in challenge
     return challenge
 
 
@@ -255,8 +241,8 @@ class TestForgedAccessTokens:
     @pytest.mark.parametrize(
         ("claims", "reason"),
         [
-            ({"exp": -60, "iat": -600}, "expired"),
-            ({"exp": -3600, "iat": -3900}, "expired"),
+            ({"exp": -60, "iat": -600}, "token-expired"),
+            ({"exp": -3600, "iat": -3900}, "token-expired"),
             ({"iat": 600, "exp": 900}, "not valid yet"),
             ({"iss": "http://127.0.0.1:9999"}, "wrong iss"),
             ({"iss": "https://attacker.example"}, "wrong iss"),
@@ -283,7 +269,8 @@ class TestForgedAccessTokens:
         }
         token = gateway_signed(app, partner_claims(app, partner, **overrides))
         response = await client.get(PRODUCTS, headers={"Authorization": f"Bearer {token}"})
-        assert_invalid_token(response, token=token)
+        code = reason if reason.startswith("token-") else "invalid-token"
+        assert_invalid_token(response, token=token, code=code)
 
     async def test_audience_list_with_gateway_is_accepted(
         self, client: httpx.AsyncClient, app: FastAPI
@@ -328,6 +315,110 @@ class TestForgedAccessTokens:
     async def test_missing_authorization_is_rejected(self, client: httpx.AsyncClient) -> None:
         """No Authorization header at all is a 401 with a challenge."""
         assert_invalid_token(await client.get(PRODUCTS))
+
+
+BARE_BASELINE = 'Bearer realm="obgw", DPoP realm="obgw", algs="ES256 PS256"'
+BARE_STRICT = 'DPoP realm="obgw", algs="ES256 PS256"'
+
+
+@pytest.fixture
+async def strict_client(tmp_path: Path) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The strict profile's gateway and a client of it."""
+    settings = make_settings(tmp_path, fapi_profile="strict")
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url=settings.issuer) as http:
+            yield application, http
+
+
+async def strict_partner_token(
+    application: FastAPI, http: httpx.AsyncClient, scope: str
+) -> tuple[str, DPoPKey]:
+    """A DPoP-bound client-credentials token of a new private_key_jwt client."""
+    services = services_of(application)
+    partner = await services.registry.create_partner("P", "school")
+    kc = await key_client(application, partner.id, ["products", "consents"])
+    key = DPoPKey.generate(alg="ES256")
+    token_url = f"{http.base_url}/oauth/token"
+    issued = await http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "scope": scope,
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": client_assertion(kc, str(http.base_url)),
+        },
+        headers={"DPoP": dpop_proof(key, "POST", token_url)},
+    )
+    assert issued.status_code == 200, issued.text
+    return str(issued.json()["access_token"]), key
+
+
+class TestChallenges:
+    async def test_request_without_credentials_gets_bare_challenges(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """RFC 6750 §3.1: no credentials, or a scheme not used here, get a challenge per
+        accepted scheme and no error code; a token passes."""
+        for headers in ({}, {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Tok x"}):
+            response = await client.get(PRODUCTS, headers=headers)
+            assert_problem(response, 401, "invalid-token")
+            assert response.headers["www-authenticate"] == BARE_BASELINE
+            assert "error=" not in response.headers["www-authenticate"]
+        partner = await sandbox_partner(client)
+        token = await partner_token(client, partner, "products")
+        control = await client.get(PRODUCTS, headers={"Authorization": f"Bearer {token}"})
+        assert control.status_code == 200, control.text
+
+    async def test_refused_bearer_token_is_challenged_as_bearer(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Positive control for the schemes: in the baseline profile a bad bearer token is
+        answered with a Bearer challenge carrying the error."""
+        response = await client.get(PRODUCTS, headers={"Authorization": "Bearer a.b.c"})
+        assert response.headers["www-authenticate"].startswith('Bearer realm="obgw", error=')
+
+    async def test_strict_profile_never_advertises_bearer(
+        self, strict_client: tuple[FastAPI, httpx.AsyncClient]
+    ) -> None:
+        """The strict profile refuses bearer tokens, so every challenge it sends is DPoP's
+        (with `algs`), also to a request that tried Bearer; a DPoP token with its proof
+        passes."""
+        application, http = strict_client
+        token, key = await strict_partner_token(application, http, "products")
+        missing = await http.get(PRODUCTS)
+        assert missing.status_code == 401
+        assert missing.headers["www-authenticate"] == BARE_STRICT
+        for bearer in (token, "a.b.c"):
+            response = await http.get(PRODUCTS, headers={"Authorization": f"Bearer {bearer}"})
+            assert response.status_code == 401
+            challenge = response.headers["www-authenticate"]
+            assert challenge.startswith('DPoP realm="obgw", error="invalid_token"'), challenge
+            assert "Bearer" not in challenge
+        url = f"{http.base_url}{PRODUCTS}"
+        proof = dpop_proof(key, "GET", url, token)
+        control = await http.get(
+            PRODUCTS, headers={"Authorization": f"DPoP {token}", "DPoP": proof}
+        )
+        assert control.status_code == 200, control.text
+
+    async def test_insufficient_scope_is_challenged_with_the_tokens_scheme(
+        self, strict_client: tuple[FastAPI, httpx.AsyncClient]
+    ) -> None:
+        """A DPoP-bound token without the product's scope gets a DPoP `insufficient_scope`
+        challenge naming the scope."""
+        application, http = strict_client
+        token, key = await strict_partner_token(application, http, "consents")
+        url = f"{http.base_url}{PRODUCTS}"
+        response = await http.get(
+            PRODUCTS,
+            headers={"Authorization": f"DPoP {token}", "DPoP": dpop_proof(key, "GET", url, token)},
+        )
+        assert_problem(response, 403, "insufficient-scope")
+        assert response.headers["www-authenticate"] == (
+            'DPoP realm="obgw", error="insufficient_scope", scope="products", algs="ES256 PS256"'
+        )
 
 
 class TestTokenPresentation:
@@ -412,7 +503,7 @@ class TestDPoPProofsAtResources:
         first = await client.get(path, headers=headers)
         assert first.status_code == 200, first.text
         second = await client.get(path, headers=headers)
-        challenge = assert_invalid_token(second, token=grant.access_token, scheme="DPoP")
+        challenge = assert_invalid_proof(second, token=grant.access_token)
         assert 'error="invalid_dpop_proof"' in challenge
 
     async def test_missing_proof_is_refused(self, client: httpx.AsyncClient) -> None:
@@ -421,7 +512,7 @@ class TestDPoPProofsAtResources:
         response = await client.get(
             balances_path(account_id), headers={"Authorization": f"DPoP {grant.access_token}"}
         )
-        assert_invalid_token(response, token=grant.access_token, scheme="DPoP")
+        assert_invalid_proof(response, token=grant.access_token)
 
     @pytest.mark.parametrize(
         ("method", "target"),
@@ -446,7 +537,7 @@ class TestDPoPProofsAtResources:
         response = await client.get(
             path, headers={"Authorization": f"DPoP {grant.access_token}", "DPoP": proof}
         )
-        challenge = assert_invalid_token(response, token=grant.access_token, scheme="DPoP")
+        challenge = assert_invalid_proof(response, token=grant.access_token)
         assert 'error="invalid_dpop_proof"' in challenge
 
     async def test_proof_by_another_key_is_refused(self, client: httpx.AsyncClient) -> None:
@@ -458,7 +549,7 @@ class TestDPoPProofsAtResources:
         response = await client.get(
             path, headers={"Authorization": f"DPoP {grant.access_token}", "DPoP": proof}
         )
-        assert_invalid_token(response, token=grant.access_token, scheme="DPoP")
+        assert_invalid_proof(response, token=grant.access_token)
 
     async def test_proof_for_another_token_is_refused(self, client: httpx.AsyncClient) -> None:
         """A proof whose `ath` hashes another access token is refused (and a missing `ath`)."""
@@ -473,7 +564,7 @@ class TestDPoPProofsAtResources:
             response = await client.get(
                 path, headers={"Authorization": f"DPoP {grant.access_token}", "DPoP": proof}
             )
-            assert_invalid_token(response, token=grant.access_token, scheme="DPoP")
+            assert_invalid_proof(response, token=grant.access_token)
 
     @pytest.mark.parametrize("age", [600, 61, -600])
     async def test_proof_outside_iat_window_is_refused(
@@ -492,7 +583,7 @@ class TestDPoPProofsAtResources:
         response = await client.get(
             path, headers={"Authorization": f"DPoP {grant.access_token}", "DPoP": proof}
         )
-        assert_invalid_token(response, token=grant.access_token, scheme="DPoP")
+        assert_invalid_proof(response, token=grant.access_token)
 
     @pytest.mark.parametrize("typ", [None, "JWT", "at+jwt"])
     async def test_proof_without_dpop_typ_is_refused(
@@ -507,7 +598,7 @@ class TestDPoPProofsAtResources:
         response = await client.get(
             path, headers={"Authorization": f"DPoP {grant.access_token}", "DPoP": proof}
         )
-        assert_invalid_token(response, token=grant.access_token, scheme="DPoP")
+        assert_invalid_proof(response, token=grant.access_token)
 
     async def test_proof_carrying_private_key_is_refused(self, client: httpx.AsyncClient) -> None:
         """A proof whose header `jwk` includes the private key (`d`) is refused."""
@@ -524,7 +615,7 @@ class TestDPoPProofsAtResources:
         response = await client.get(
             path, headers={"Authorization": f"DPoP {grant.access_token}", "DPoP": proof}
         )
-        assert_invalid_token(response, token=grant.access_token, scheme="DPoP")
+        assert_invalid_proof(response, token=grant.access_token)
 
     @pytest.mark.parametrize(
         "htu",
@@ -540,7 +631,7 @@ class TestDPoPProofsAtResources:
         response = await client.get(
             path, headers={"Authorization": f"DPoP {grant.access_token}", "DPoP": proof}
         )
-        assert_invalid_token(response, token=grant.access_token, scheme="DPoP")
+        assert_invalid_proof(response, token=grant.access_token)
 
     async def test_proof_with_non_ascii_ath_is_a_401(self, client: httpx.AsyncClient) -> None:
         """A proof whose `ath` holds non-ASCII text is a 401, not a server error."""
@@ -552,7 +643,7 @@ class TestDPoPProofsAtResources:
         response = await client.get(
             path, headers={"Authorization": f"DPoP {grant.access_token}", "DPoP": proof}
         )
-        assert_invalid_token(response, token=grant.access_token, scheme="DPoP")
+        assert_invalid_proof(response, token=grant.access_token)
 
     async def test_two_dpop_headers_are_refused(self, client: httpx.AsyncClient) -> None:
         """RFC 9449 §4.3 (1): a request with more than one DPoP header field is refused."""
@@ -566,7 +657,7 @@ class TestDPoPProofsAtResources:
             ("DPoP", hand_proof(key, "GET", url, grant.access_token)),
         ]
         response = await client.get(path, headers=headers)
-        assert_invalid_token(response, token=grant.access_token, scheme="DPoP")
+        assert_invalid_proof(response, token=grant.access_token)
 
 
 class TestDPoPAlgorithms:
@@ -617,7 +708,8 @@ class TestRevocation:
         for _ in range(2):  # verified, then served from the verification cache
             assert (await client.get(PRODUCTS, headers=headers)).status_code == 200
         await revoke_token(client, partner, token)
-        assert_invalid_token(await client.get(PRODUCTS, headers=headers), token=token)
+        response = await client.get(PRODUCTS, headers=headers)
+        assert_invalid_token(response, token=token, code="token-revoked")
         fresh = await partner_token(client, partner, "products")
         control = await client.get(PRODUCTS, headers={"Authorization": f"Bearer {fresh}"})
         assert control.status_code == 200, control.text
@@ -628,7 +720,7 @@ class TestRevocation:
         assert (await read_balances(client, grant, account_id)).status_code == 200
         await revoke_token(client, partner, grant.access_token)
         response = await read_balances(client, grant, account_id)
-        assert_invalid_token(response, token=grant.access_token)
+        assert_invalid_token(response, token=grant.access_token, code="token-revoked")
 
     async def test_revoked_consent_stops_customer_token(self, client: httpx.AsyncClient) -> None:
         """DELETE /v1/consents/{id} stops the consent's access token at once."""
@@ -640,11 +732,11 @@ class TestRevocation:
         )
         assert deleted.status_code == 204, deleted.text
         response = await read_balances(client, grant, account_id)
-        assert_invalid_token(response, token=grant.access_token)
+        assert_invalid_token(response, token=grant.access_token, code="consent-revoked")
         listed = await client.get(
             "/v1/accounts", headers=customer_headers(client, grant, "GET", "/v1/accounts")
         )
-        assert_invalid_token(listed, token=grant.access_token)
+        assert_invalid_token(listed, token=grant.access_token, code="consent-revoked")
 
     async def test_revocation_reaches_another_replica(
         self, client: httpx.AsyncClient, settings: Settings
@@ -660,7 +752,8 @@ class TestRevocation:
                 assert (await other.get(PRODUCTS, headers=headers)).status_code == 200
                 await revoke_token(client, partner, token)
                 await asyncio.sleep(1.0)
-                assert_invalid_token(await other.get(PRODUCTS, headers=headers), token=token)
+                response = await other.get(PRODUCTS, headers=headers)
+                assert_invalid_token(response, token=token, code="token-revoked")
 
 
 class TestReplayAcrossReplicas:
@@ -695,7 +788,7 @@ class TestReplayAcrossReplicas:
                 headers = customer_headers(a, grant, "GET", path)
                 assert (await a.get(path, headers=headers)).status_code == 200
                 replayed = await b.get(path, headers=headers)
-                assert_invalid_token(replayed, token=grant.access_token, scheme="DPoP")
+                assert_invalid_proof(replayed, token=grant.access_token)
                 control = await b.get(path, headers=customer_headers(b, grant, "GET", path))
                 assert control.status_code == 200, control.text
 

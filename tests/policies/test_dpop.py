@@ -35,7 +35,14 @@ from policies.dpop import (
     normalise_htu,
 )
 from policies.replay import MemoryReplayCache
-from tests.factories import dpop_proof
+from tests.factories import (
+    dpop_proof,
+    ec_private,
+    joserfc_rsa,
+    octets,
+    public_jwk,
+    rsa_private,
+)
 
 URL = "https://api.bank.example/v1/accounts"
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwc3VfMSJ9.c2lnbmF0dXJl"
@@ -92,34 +99,6 @@ def resign_header(proof: str, **changes: Any) -> str:
     header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
     header.update(changes)
     return ".".join((b64url(json.dumps(header).encode()), payload, signature))
-
-
-@functools.cache
-def rsa_private(bits: int, exponent: int = 65537) -> rsa.RSAPrivateKey:
-    """An RSA key, generated once per run: generation is slow."""
-    return rsa.generate_private_key(public_exponent=exponent, key_size=bits)
-
-
-def joserfc_rsa(bits: int) -> RSAKey:
-    return RSAKey.import_key(rsa_private(bits))
-
-
-def ec_private(curve: ec.EllipticCurve | None = None) -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(curve or ec.SECP256R1())
-
-
-def octets(value: int, size: int | None = None) -> str:
-    return b64url(value.to_bytes(size or (value.bit_length() + 7) // 8, "big"))
-
-
-def public_jwk(private: PrivateKey) -> dict[str, Any]:
-    """The public JWK of a `cryptography` key, whatever its size or curve."""
-    numbers = private.public_key().public_numbers()
-    if isinstance(numbers, rsa.RSAPublicNumbers):
-        return {"kty": "RSA", "n": octets(numbers.n), "e": octets(numbers.e)}
-    size = (numbers.curve.key_size + 7) // 8
-    crv = {256: "P-256", 384: "P-384", 521: "P-521"}[numbers.curve.key_size]
-    return {"kty": "EC", "crv": crv, "x": octets(numbers.x, size), "y": octets(numbers.y, size)}
 
 
 def sign(private: PrivateKey, header: dict[str, Any], payload: bytes) -> str:
