@@ -47,7 +47,7 @@ PRODUCTION: Doc = {
     },
     "database": {"existingSecret": "obgw-db"},
     "redis": {"existingSecret": "obgw-redis"},
-    "signingKeys": {"existingSecret": "obgw-keys", "key": "signing-keys.json"},
+    "gatewaySecret": {"existingSecret": "obgw-secret", "key": "gateway-secret"},
     "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 12},
     "serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
     "policyCatalog": (
@@ -62,7 +62,7 @@ PRODUCTION: Doc = {
 SHARED_STATE: Doc = {
     "database": {"existingSecret": "obgw-db"},
     "redis": {"existingSecret": "obgw-redis"},
-    "signingKeys": {"existingSecret": "obgw-keys"},
+    "gatewaySecret": {"existingSecret": "obgw-secret"},
 }
 
 
@@ -304,7 +304,7 @@ class TestHelmChart:
         )
 
     def test_production_env_comes_from_secrets(self, production_docs: list[Doc]) -> None:
-        """Database and Redis URLs come from secretKeyRef; keys are mounted by subPath."""
+        """Database and Redis URLs and the gateway secret come from secretKeyRef."""
         pod = _one(production_docs, "Deployment")["spec"]["template"]["spec"]
         container = pod["containers"][0]
         env = _env(container)
@@ -322,14 +322,12 @@ class TestHelmChart:
         }
         assert env["OBGW_FINERACT_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "obgw-fineract"
         assert all("value" not in env[name] for name in ("OBGW_DATABASE_URL", "OBGW_REDIS_URL"))
-        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
-        keys = mounts["/var/lib/obgw/keys.json"]
-        assert keys["subPath"] == "keys.json"
-        assert keys["readOnly"] is True
-        volumes = {v["name"]: v for v in pod["volumes"]}
-        secret = volumes[keys["name"]]["secret"]
-        assert secret["secretName"] == "obgw-keys"
-        assert secret["items"] == [{"key": "signing-keys.json", "path": "keys.json"}]
+        assert env["OBGW_SECRET_KEY"]["valueFrom"]["secretKeyRef"] == {
+            "name": "obgw-secret",
+            "key": "gateway-secret",
+        }
+        assert "value" not in env["OBGW_SECRET_KEY"]
+        assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/var/lib/obgw", "/tmp"}
         assert pod["imagePullSecrets"] == [{"name": "regcred"}]
 
     def test_policy_catalog_configmap(self, production_docs: list[Doc]) -> None:
@@ -446,7 +444,7 @@ class TestHelmChart:
         [
             ("database", "database.existingSecret"),
             ("redis", "redis.existingSecret"),
-            ("signingKeys", "signingKeys.existingSecret"),
+            ("gatewaySecret", "gatewaySecret.existingSecret"),
             ("issuer", "config.issuer is required in production"),
             ("fineract", "config.fineract.url"),
         ],
@@ -490,7 +488,7 @@ class TestHelmChart:
         result = render(PRODUCTION, "-notes")
         assert result.returncode == 0, result.stderr
         assert "WARNING" not in result.stdout
-        assert "rollout restart" in result.stdout
+        assert "obgw keys rotate" in result.stdout
 
     @pytest.mark.parametrize("overrides", [{}, PRODUCTION], ids=["default", "production"])
     def test_schema_accepts_chart_values(

@@ -106,8 +106,8 @@ app.kubernetes.io/component: server
 
 {{/*
 Checks that need several values at once; fails the render with a clear message.
-Production and multi-replica releases need shared state: PostgreSQL, Redis and one set of
-signing keys.
+Production and multi-replica releases need shared state: PostgreSQL, Redis and one gateway
+secret (the signing keys in the database are sealed under it).
 */}}
 {{- define "obgw.validate" -}}
 {{- $why := "" }}
@@ -119,7 +119,7 @@ signing keys.
 {{- if $why }}
 {{- $_ := required (printf "database.existingSecret (a Secret holding OBGW_DATABASE_URL) is required %s" $why) .Values.database.existingSecret }}
 {{- $_ = required (printf "redis.existingSecret (a Secret holding OBGW_REDIS_URL) is required %s" $why) .Values.redis.existingSecret }}
-{{- $_ = required (printf "signingKeys.existingSecret (a Secret holding keys.json) is required %s" $why) .Values.signingKeys.existingSecret }}
+{{- $_ = required (printf "gatewaySecret.existingSecret (a Secret holding OBGW_SECRET_KEY) is required %s" $why) .Values.gatewaySecret.existingSecret }}
 {{- end }}
 {{- if eq (include "obgw.core" .) "fineract" }}
 {{- $_ := required "config.fineract.url is required when the core adapter is fineract" .Values.config.fineract.url }}
@@ -192,6 +192,13 @@ Deployment only: the ConfigMap does not exist yet when a pre-install hook runs.
       name: {{ . | quote }}
       key: {{ $.Values.redis.urlKey | quote }}
 {{- end }}
+{{- end }}
+{{- with .Values.gatewaySecret.existingSecret }}
+- name: OBGW_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ $.Values.gatewaySecret.key | quote }}
 {{- end }}
 - name: OBGW_LOG_LEVEL
   value: {{ .Values.config.logLevel | quote }}
