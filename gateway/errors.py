@@ -54,7 +54,6 @@ from policies.errors import (
     InternalError,
     InvalidRequestError,
     InvalidTokenError,
-    Message,
     NotFoundError,
     PayloadTooLargeError,
     ProblemError,
@@ -112,7 +111,7 @@ class CoreRejectedError(ProblemError):
 
     status = 422
 
-    def __init__(self, code: str, detail: Message = "") -> None:
+    def __init__(self, code: str, detail: Text | None = None) -> None:
         self.code = code
         super().__init__(detail)
 
@@ -306,20 +305,13 @@ def problem_body(error: ProblemError, request_id: str, language: Language) -> di
         "type": f"/problems/{error.code}",
         "title": title(language),
         "status": error.status,
-        "detail": localise(error.detail or title, language),
+        "detail": (error.detail or title)(language),
         "instance": request_id,
         "code": error.code,
     }
     if error.errors:
-        body["errors"] = [
-            {"path": e.path, "message": localise(e.message, language)} for e in error.errors
-        ]
+        body["errors"] = [{"path": e.path, "message": e.message(language)} for e in error.errors]
     return body
-
-
-def localise(message: Message, language: Language) -> str:
-    """`message` in `language` (a plain string has only one)."""
-    return message(language) if isinstance(message, Text) else message
 
 
 def problem_headers(error: ProblemError, language: Language) -> dict[str, str]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from policies.challenges import challenges
 from policies.messages import Text
 
-Message = Text | str
 UNEXPECTED = Text(
     "An unexpected error occurred; quote the request id (`instance`) when you contact the bank.",
     "发生意外错误；联系银行时请提供请求编号（instance）。",
@@ -25,7 +24,7 @@ class FieldError:
     """One invalid input field: a dotted `path` and a human `message`."""
 
     path: str
-    message: Message
+    message: Text
 
 
 class ProblemError(Exception):
@@ -36,12 +35,12 @@ class ProblemError(Exception):
 
     def __init__(
         self,
-        detail: Message = "",
+        detail: Text | None = None,
         *,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(str(detail) or self.code)
+        super().__init__(str(detail) if detail is not None else self.code)
         self.detail = detail
         self.errors = errors or []
         self.headers = headers or {}
@@ -50,7 +49,7 @@ class ProblemError(Exception):
 class InternalError(ProblemError):
     """500: something failed that the client cannot fix; the request id finds it in the logs."""
 
-    def __init__(self, detail: Message = UNEXPECTED) -> None:
+    def __init__(self, detail: Text = UNEXPECTED) -> None:
         super().__init__(detail)
 
 
@@ -71,7 +70,7 @@ class InvalidTokenError(ProblemError):
 
     def __init__(
         self,
-        detail: Message = "",
+        detail: Text | None = None,
         *,
         code: str | None = None,
         error: str | None = "invalid_token",

@@ -26,6 +26,7 @@ from gateway.oauth.codes import AuthorizationCodes
 from gateway.oauth.pushed_requests import PushedRequest, PushedRequests
 from gateway.oauth.requests import OAuthError
 from gateway.partners.models import Client
+from gateway.partners.redirect_uris import is_registered
 from gateway.partners.service import Registry
 from gateway.storage.database import Database
 from policies.messages import Text
@@ -193,7 +194,7 @@ class AuthorizationFlow:
                 Text("Only response_type=code is supported.", "仅支持 response_type=code。"),
             )
         redirect_uri = form.get("redirect_uri", "")
-        if redirect_uri not in client.redirect_uris:
+        if not is_registered(redirect_uri, client.redirect_uris):
             raise OAuthError(
                 "invalid_request",
                 Text(

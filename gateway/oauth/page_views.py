@@ -116,7 +116,8 @@ async def error_page(
 ) -> HTMLResponse:
     """What went wrong, what to do, and a link back to the partner when that is safe."""
     english, chinese = PROBLEM_TITLES.get(error.code, ("Authorization failed", "授权未能完成"))
-    detail = error.detail if isinstance(error.detail, Text) else Text(error.detail, error.detail)
+    title = Text(english, chinese)
+    detail = error.detail or title
     return await render(
         services,
         pushed,

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from gateway.errors import PROBLEM_TITLES
 from gateway.http.responses import JsonResponse
-from policies.errors import Message
+from policies.errors import ProblemError
 from policies.messages import Text, negotiate
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -40,7 +40,7 @@ class OAuthError(Exception):
     def __init__(
         self,
         error: str,
-        description: Message,
+        description: Text,
         status: int = 400,
         headers: dict[str, str] | None = None,
         *,
@@ -52,6 +52,12 @@ class OAuthError(Exception):
         self.status = status
         self.headers = headers or {}
         self.code = code or problem_code(error)
+
+    def as_problem(self) -> ProblemError:
+        """The same refusal as a problem, for the request log and the span."""
+        problem = ProblemError(self.description, headers=self.headers)
+        problem.status, problem.code = self.status, self.code
+        return problem
 
 
 # The RFC 6749 §4.1.2.1/§5.2, RFC 7009, RFC 9126 and RFC 9449 errors the endpoints answer.
@@ -81,6 +87,9 @@ def problem_code(error: str) -> str:
 def oauth_error_response(request: Request, error: OAuthError) -> Response:
     """RFC 6749 §5.2 members (`error_description` in English: the RFC allows ASCII only) and
     the RFC 9457 ones, whose `title` and `detail` follow `Accept-Language`."""
+    exchange = request.scope["state"].get("exchange")
+    if exchange is not None:
+        exchange.error = error.as_problem()  # the request log and the span name the refusal
     language = negotiate(request.headers.get("accept-language"))
     description = error.description
     english = str(description)
@@ -91,7 +100,7 @@ def oauth_error_response(request: Request, error: OAuthError) -> Response:
         "type": f"/problems/{error.code}",
         "title": title(language),
         "status": error.status,
-        "detail": description(language) if isinstance(description, Text) else english,
+        "detail": description(language),
         "instance": request.scope["state"]["request_id"],
         "code": error.code,
     }

@@ -105,6 +105,29 @@ def check_redirect_uris(uris: Iterable[str]) -> list[str]:
     return checked
 
 
+def is_registered(uri: str, registered: Iterable[str]) -> bool:
+    """`uri` is one of `registered`, character for character; a loopback `http` URI may differ
+    from a registered one in its port alone (RFC 8252 §7.3: native apps listen on any port)."""
+    known = list(registered)
+    if uri in known:
+        return True
+    loopback = _loopback_without_port(uri)
+    return loopback is not None and any(_loopback_without_port(r) == loopback for r in known)
+
+
+def _loopback_without_port(uri: str) -> tuple[str, str] | None:
+    """(host, path and query) of a valid loopback `http` URI, or None for any other URI."""
+    if redirect_uri_problem(uri) is not None:
+        return None
+    parts = _URI.fullmatch(uri)
+    if parts is None or parts["scheme"] != "http":
+        return None
+    host, _ = _split_authority(parts["authority"])
+    if host not in LOOPBACK_HOSTS:
+        return None
+    return host, parts["rest"] or ""
+
+
 def _is_ip_literal(host: str) -> bool:
     """An IPv4 address in dotted decimal, or an IPv6 address in brackets (RFC 3986 §3.2.2)."""
     try:

@@ -228,6 +228,33 @@ class TestPushedRequests:
         control, _ = await push(client, partner, consent_id)
         assert control.status_code == 201, control.text
 
+    async def test_loopback_redirect_uri_on_any_port(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """RFC 8252 §7.3: a native app's loopback URI may differ from the registered one in its
+        port alone; another path, host or an https URI on another port is refused."""
+        partner = await sandbox_partner(client)
+        async with services_of(app).db.transaction() as uow:
+            await uow.conn.execute(
+                clients.update()
+                .where(clients.c.client_id == partner.client_id)
+                .values(redirect_uris=[CALLBACK, "http://127.0.0.1/cb", "https://app.example/cb"])
+            )
+        consent_id = await fresh_consent(client, partner)
+        for accepted in ("http://127.0.0.1:53124/cb", "http://127.0.0.1/cb"):
+            par, _ = await push(client, partner, consent_id, {"redirect_uri": accepted})
+            assert par.status_code == 201, (accepted, par.text)
+        for refused in (
+            "http://127.0.0.1:53124/other",
+            "http://localhost:53124/cb",
+            "http://127.0.0.1:53124/cb?x=1",
+            "https://app.example:8443/cb",
+            "http://127.0.0.1:53124@evil.example/cb",
+        ):
+            par, _ = await push(client, partner, consent_id, {"redirect_uri": refused})
+            assert par.status_code == 400, refused
+            assert par.json()["error"] == "invalid_request"
+
     async def test_reused_request_uri(self, client: httpx.AsyncClient) -> None:
         """A request_uri is single use."""
         partner = await sandbox_partner(client)

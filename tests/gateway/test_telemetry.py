@@ -144,6 +144,24 @@ class TestTraces:
         assert lines["req-invalid-consent"]["problem"] == "validation-failed"
         assert lines["req-valid-consent"]["problem"] is None
 
+    async def test_the_request_log_names_oauth_refusals(
+        self, logged: tuple[FastAPI, httpx.AsyncClient], capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """An OAuth endpoint's refusal is named in the request log like any other problem."""
+        _, client = logged
+        partner = await sandbox_partner(client)
+        refused = await client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "scope": "consents"},
+            auth=(partner.client_id, "not-the-secret"),
+            headers={"X-Request-ID": "req-wrong-secret"},
+        )
+        assert refused.status_code == 401
+        await partner_token(client, partner, "consents")
+        lines = {line.get("request_id"): line for line in json_lines(capfd)}
+        assert lines["req-wrong-secret"]["problem"] == refused.json()["code"]
+        assert lines["req-wrong-secret"]["status"] == 401
+
     async def test_traces_are_for_operations_only(
         self, app: FastAPI, client: httpx.AsyncClient
     ) -> None:
