@@ -89,12 +89,28 @@ class CapabilityNotSupported(CoreError):
         self.capability = capability
 
 
+CENT = Decimal("0.01")
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     """An amount in a currency; `value` is a `Decimal` quantised to two places."""
 
     value: Decimal
     currency: str = "CNY"
+
+    @property
+    def cents(self) -> int:
+        """The amount in cents, exactly (refuses a value with more than two places)."""
+        cents = self.value * 100
+        if cents != cents.to_integral_value():
+            raise ValueError(f"{self.value} has more than two fraction digits")
+        return int(cents)
+
+    @classmethod
+    def of_cents(cls, cents: int, currency: str = "CNY") -> Money:
+        """The amount of `cents` cents: `Money.of_cents(12850).value == Decimal("128.50")`."""
+        return cls((Decimal(cents) / 100).quantize(CENT), currency)
 
 
 class AccountStatus(enum.StrEnum):
@@ -199,6 +215,41 @@ class WealthProduct:
     min_amount: Money
     unit_nav: Decimal
     description: str = ""
+
+
+class PaymentStatus(enum.StrEnum):
+    """A payment's state at the core: `Pending` until the money has moved."""
+
+    PENDING = "Pending"
+    COMPLETED = "Completed"
+    REJECTED = "Rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOrder:
+    """A credit transfer from a customer's account to a creditor.
+
+    `reference` is the caller's unique reference of the order (the gateway's payment id):
+    the core executes an order once per reference, and finds it again by it.
+    """
+
+    reference: str
+    debtor_account_ref: str
+    amount: Money
+    creditor_account_number: str
+    creditor_name: str
+    remittance: str
+
+
+@dataclass(frozen=True, slots=True)
+class CorePayment:
+    """A payment order as the core knows it; `reason` is a problem code when rejected."""
+
+    reference: str
+    core_ref: str
+    status: PaymentStatus
+    updated_at: datetime
+    reason: str | None = None
 
 
 class CoreContext(NamedTuple):
@@ -349,6 +400,23 @@ class AccountsCore(Protocol):
 
 
 @runtime_checkable
+class PaymentsCore(Protocol):
+    """Credit transfers from a customer's account.
+
+    `initiate_payment` raises `CoreRejected("insufficient-funds" | "account-frozen")` for a
+    refusal, and `CoreTimeout`/`CoreUnavailable` when the outcome is unknown: the caller then
+    looks the order up with `find_payment` before it ever asks again, and asking again with
+    the same reference never moves money twice.
+    """
+
+    async def initiate_payment(self, ctx: CoreContext, order: PaymentOrder) -> CorePayment: ...
+
+    async def find_payment(self, ctx: CoreContext, reference: str) -> CorePayment | None:
+        """The order with this reference, or None if the core never executed it."""
+        ...
+
+
+@runtime_checkable
 class DepositsCore(Protocol):
     """Term deposits."""
 
@@ -380,6 +448,7 @@ class WealthCore(Protocol):
 PORTS: Mapping[Capability, type] = {
     Capability.CUSTOMERS: CustomersCore,
     Capability.ACCOUNTS: AccountsCore,
+    Capability.PAYMENTS: PaymentsCore,
     Capability.DEPOSITS: DepositsCore,
     Capability.LOANS: LoansCore,
     Capability.WEALTH: WealthCore,

@@ -39,6 +39,7 @@ from adapters.contract import (
     CustomersCore,
     DepositsCore,
     LoansCore,
+    PaymentsCore,
     WealthCore,
 )
 
@@ -165,6 +166,10 @@ class CoreClient:
     @property
     def accounts(self) -> AccountsCore:
         return cast(AccountsCore, self._port(Capability.ACCOUNTS))
+
+    @property
+    def payments(self) -> PaymentsCore:
+        return cast(PaymentsCore, self._port(Capability.PAYMENTS))
 
     @property
     def deposits(self) -> DepositsCore:

@@ -32,6 +32,7 @@ from gateway.http.host import PipelineHost
 from gateway.http.openapi import install_openapi
 from gateway.http.routing import RouteTable, product
 from gateway.http.stack import GatewayApp
+from gateway.idempotency import DatabaseIdempotencyStore
 from gateway.ids import Pairwise
 from gateway.oauth import pages as oauth_pages
 from gateway.oauth import routes as oauth_routes
@@ -68,6 +69,7 @@ from policies.authentication import Authentication
 from policies.catalog import load_catalog
 from policies.consent import ConsentCache, ConsentCheck
 from policies.dpop import DPoPVerifier, NonceIssuer
+from policies.idempotency import IdempotencyKeys
 from policies.messages import Text
 from policies.metrics import RequestMetrics
 from policies.pipeline import Pipeline
@@ -214,12 +216,14 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         code_ttl=settings.authorization_code_ttl,
         par_ttl=settings.par_ttl,
     )
+    idempotency = DatabaseIdempotencyStore(db)
     pipeline = Pipeline(
         [
             RequestLog(request_lines()),
             RequestMetrics(meters),
             Authentication(verifier, dpop, allow_bearer=not settings.is_strict, secrets=registry),
             ScopeCheck(),
+            IdempotencyKeys(idempotency),
             ConsentCheck(ConsentCache(consent_service, revocation_list)),
         ],
         span=tracing.span,
@@ -240,6 +244,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         auth_server=auth_server,
         flow=flow,
         pipeline=pipeline,
+        idempotency=idempotency,
         core=core,
         customer_auth=customer_auth,
         attempts=attempts,
@@ -305,6 +310,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     jobs: dict[str, Callable[[], Awaitable[int]]] = {
         "oauth_state": services.oauth_state.purge_expired,
         "signing_keys": services.keys.purge,
+        "idempotency_keys": services.idempotency.purge_expired,
     }
     if isinstance(services.attempts.store, DatabaseAttempts):
         jobs["authorization_attempts"] = services.attempts.store.purge_expired

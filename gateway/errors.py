@@ -14,10 +14,13 @@ the code names a page on the portal (`/problems/<code>`)::
      ├── NotFoundError                  404 not-found
      ├── MethodNotAllowedError          405 method-not-allowed
      ├── NotAcceptableError             406 not-acceptable
+     ├── IdempotencyKeyInFlightError    409 idempotency-key-in-flight
      ├── RequestTimeoutError            408 request-timeout
      ├── PayloadTooLargeError           413 payload-too-large
      ├── UnsupportedMediaTypeError      415 unsupported-media-type
      ├── ValidationFailedError          422 validation-failed
+     ├── IdempotencyKeyReusedError      422 idempotency-key-reused
+     ├── RiskLimitExceededError         422 risk-limit-exceeded
      ├── CoreRejectedError              422 insufficient-funds | account-frozen | ...
      ├── RateLimitedError               429 rate-limited (Retry-After)
      ├── HeaderFieldsTooLargeError      431 header-fields-too-large
@@ -50,6 +53,9 @@ from gateway.http.validation import field_message
 from policies.errors import (
     ConsentInsufficientError,
     FieldError,
+    IdempotencyKeyInFlightError,
+    IdempotencyKeyRequiredError,
+    IdempotencyKeyReusedError,
     InsufficientScopeError,
     InternalError,
     InvalidRequestError,
@@ -57,6 +63,7 @@ from policies.errors import (
     NotFoundError,
     PayloadTooLargeError,
     ProblemError,
+    RiskLimitExceededError,
     ValidationFailedError,
 )
 from policies.messages import Language, Text, negotiate
@@ -70,7 +77,9 @@ __all__ = [
     "CoreUnavailableError",
     "FieldError",
     "HeaderFieldsTooLargeError",
+    "IdempotencyKeyInFlightError",
     "IdempotencyKeyRequiredError",
+    "IdempotencyKeyReusedError",
     "InsufficientScopeError",
     "InternalError",
     "InvalidRequestError",
@@ -82,16 +91,13 @@ __all__ = [
     "ProblemError",
     "RateLimitedError",
     "RequestTimeoutError",
+    "RiskLimitExceededError",
     "UnsupportedMediaTypeError",
     "ValidationFailedError",
     "from_core_error",
     "problem_outcome",
     "problem_response",
 ]
-
-
-class IdempotencyKeyRequiredError(InvalidRequestError):
-    code = "idempotency-key-required"
 
 
 class MethodNotAllowedError(ProblemError):

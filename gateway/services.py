@@ -9,6 +9,7 @@ from adapters.identity import CustomerAuthenticator
 from adapters.resilience import CoreClient
 from gateway.consents.service import ConsentService
 from gateway.events.outbox import Outbox
+from gateway.idempotency import DatabaseIdempotencyStore
 from gateway.ids import Pairwise
 from gateway.oauth.attempts import AuthorizationAttempts
 from gateway.oauth.flow import AuthorizationFlow
@@ -45,6 +46,7 @@ class Services:
     auth_server: GatewayAuthorizationServer
     flow: AuthorizationFlow
     pipeline: Pipeline
+    idempotency: DatabaseIdempotencyStore
     core: CoreClient
     customer_auth: CustomerAuthenticator | None
     attempts: AuthorizationAttempts

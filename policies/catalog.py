@@ -6,8 +6,10 @@ names the product and the field.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -33,6 +35,26 @@ class Access(StrEnum):
     TOKEN_OR_SECRET = "token_or_secret"  # sandbox tooling: a token, or HTTP Basic client secret
 
 
+class Idempotency(StrEnum):
+    """Whether a product takes an `Idempotency-Key` (DESIGN §4)."""
+
+    NONE = "none"  # the header is ignored
+    OPTIONAL = "optional"  # honoured when sent
+    REQUIRED = "required"  # money movement and financial resources: `400` without it
+
+
+Amount = Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=2)]
+
+
+class RiskLimit(BaseModel):
+    """A partner tier's payment caps, in the currency's units (CNY)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_consent: Amount
+    daily: Amount
+
+
 class RateTier(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,7 +74,8 @@ class Product(BaseModel):
     permissions: tuple[str, ...] = ()
     level: SecurityLevel
     tier: str | None = None
-    idempotent: bool = False
+    idempotency: Idempotency = Idempotency.NONE
+    serves_consumed_consent: bool = False  # e.g. reading the payment a consent was used for
 
     @model_validator(mode="after")
     def _coherent(self) -> Product:
@@ -66,6 +89,10 @@ class Product(BaseModel):
         if self.access is Access.TOKEN and "scope" not in self.model_fields_set:
             raise ValueError("products taking a token name their 'scope' (null: any token)")
         return self
+
+    @property
+    def requires_idempotency_key(self) -> bool:
+        return self.idempotency is Idempotency.REQUIRED
 
     @property
     def requires_consent(self) -> bool:
@@ -83,7 +110,15 @@ class Catalog(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tiers: dict[str, RateTier]
+    risk_limits: dict[str, RiskLimit]
     products: dict[str, Product]
+
+    def risk_limit(self, tier: str) -> RiskLimit:
+        """The payment caps of a partner tier (the strictest one for an unknown tier)."""
+        limit = self.risk_limits.get(tier)
+        if limit is not None:
+            return limit
+        return min(self.risk_limits.values(), key=lambda r: (r.daily, r.per_consent))
 
     def product(self, name: str) -> Product:
         try:
@@ -106,6 +141,8 @@ def load_catalog(path: Path | None = None) -> Catalog:
         raise CatalogError(f"cannot read product catalogue {source}: {exc}") from exc
     except ValidationError as exc:
         raise CatalogError(f"invalid product catalogue {source} (OBGW_POLICY_FILE): {exc}") from exc
+    if not catalog.risk_limits:
+        raise CatalogError(f"invalid product catalogue {source}: 'risk_limits' names no tier")
     for name, product in catalog.products.items():
         if product.tier is not None and product.tier not in catalog.tiers:
             raise CatalogError(

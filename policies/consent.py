@@ -97,9 +97,10 @@ class ConsentCheck(BaseStage):
             expired and consent.status == ConsentStatus.AUTHORISED
         ):
             raise InvalidTokenError(EXPIRED, code="consent-expired", schemes=(scheme,))
-        if consent.status == ConsentStatus.CONSUMED:
+        is_consumed = consent.status == ConsentStatus.CONSUMED
+        if is_consumed and not exchange.product.serves_consumed_consent:
             raise InvalidTokenError(CONSUMED, code="consent-consumed", schemes=(scheme,))
-        if consent.status != ConsentStatus.AUTHORISED:
+        if consent.status != ConsentStatus.AUTHORISED and not is_consumed:
             raise InvalidTokenError(REVOKED, code="consent-revoked", schemes=(scheme,))
         if not consent.permissions.intersection(exchange.product.permissions):
             wanted = " or ".join(exchange.product.permissions)

@@ -117,3 +117,19 @@ class PayloadTooLargeError(ProblemError):
 
 class ValidationFailedError(ProblemError):
     status, code = 422, "validation-failed"
+
+
+class IdempotencyKeyRequiredError(InvalidRequestError):
+    code = "idempotency-key-required"
+
+
+class IdempotencyKeyInFlightError(ProblemError):
+    status, code = 409, "idempotency-key-in-flight"
+
+
+class IdempotencyKeyReusedError(ProblemError):
+    status, code = 422, "idempotency-key-reused"
+
+
+class RiskLimitExceededError(ProblemError):
+    status, code = 422, "risk-limit-exceeded"

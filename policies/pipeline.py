@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
 import structlog
@@ -32,6 +32,9 @@ from starlette.datastructures import Headers
 
 from policies.catalog import Product
 from policies.errors import InternalError, ProblemError
+
+if TYPE_CHECKING:
+    from policies.idempotency import IdempotencyClaim
 
 log = structlog.get_logger("obgw.pipeline")
 
@@ -140,6 +143,7 @@ class Exchange:
     caller: Caller | None = None
     grant: AccessGrant | None = None
     consent: ConsentView | None = None
+    idempotency: IdempotencyClaim | None = None
     error: ProblemError | None = None
     outcome: Outcome | None = None
     trace_id: str | None = None

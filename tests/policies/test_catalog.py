@@ -25,6 +25,8 @@ from tests.conftest import make_settings
 VALID = """
 tiers:
   bronze: {burst: 20, per_minute: 60, daily: 10000}
+risk_limits:
+  bronze: {per_consent: "50000.00", daily: "500000.00"}
 products:
   products.deposits.read: {scope: products, level: A1}
   accounts.balances.read: {scope: accounts, permissions: [ReadBalances], level: A2}
@@ -127,6 +129,14 @@ class TestInvalidCatalog:
             ("", []),
             ("- just\n- a list\n", []),
             ("tiers: {}\n", ["products"]),
+            (VALID.replace('per_consent: "50000.00"', 'per_consent: "-1"'), ["per_consent"]),
+            (VALID.replace('daily: "500000.00"', "daily: 0.001"), ["daily"]),
+            (
+                VALID.replace(", idempotency", "").replace(
+                    "level: A1}", "level: A1, idempotency: always}"
+                ),
+                ["idempotency"],
+            ),
         ],
     )
     def test_invalid_file_raises_catalog_error_naming_it(
