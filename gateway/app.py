@@ -22,6 +22,7 @@ from adapters.identity import CustomerAuthenticator
 from adapters.resilience import CoreClient
 from gateway import errors
 from gateway.accounts import routes as accounts
+from gateway.clock import PartnerClock, SandboxClock, WallClock
 from gateway.consents import routes as consents
 from gateway.consents.service import ConsentService
 from gateway.events.outbox import Outbox
@@ -58,6 +59,7 @@ from gateway.portal import routes as portal
 from gateway.products import routes as products
 from gateway.revocations import RevocationFeed, Revocations
 from gateway.sandbox_port import GatewaySandboxPort
+from gateway.sandbox_store import DatabaseSandboxStore
 from gateway.services import Services
 from gateway.settings import CoreKind, Settings
 from gateway.storage.database import Database
@@ -99,7 +101,7 @@ UNREADABLE = Text(
 
 
 def build_core(
-    settings: Settings, secret: bytes
+    settings: Settings, secret: bytes, db: Database
 ) -> tuple[CoreAdapter, SandboxCore | None, CustomerAuthenticator | None]:
     """The core adapter, the sandbox bank (if that is the core) and the customer login.
 
@@ -108,7 +110,7 @@ def build_core(
     scopes, and the authorize pages) until the bank's own provider is configured.
     """
     if settings.core is CoreKind.SANDBOX:
-        bank = SandboxCore()
+        bank = SandboxCore(store=DatabaseSandboxStore(db))
         customers = None
         if settings.is_sandbox:
             key = hmac.new(secret, b"sandbox-one-time-codes", hashlib.sha256).digest()
@@ -197,7 +199,8 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         verifier=verifier,
         scopes=list(ALL_SCOPES),
     )
-    adapter, bank, customer_auth = build_core(settings, secret)
+    adapter, bank, customer_auth = build_core(settings, secret, db)
+    clock: PartnerClock = SandboxClock(bank) if bank is not None else WallClock()
     core = CoreClient(
         adapter, timeout=settings.core_timeout, tracer=tracing.tracer, recorder=meters
     )
@@ -245,6 +248,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         flow=flow,
         pipeline=pipeline,
         idempotency=idempotency,
+        clock=clock,
         core=core,
         customer_auth=customer_auth,
         attempts=attempts,

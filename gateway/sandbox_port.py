@@ -7,8 +7,11 @@ anything is written, and writes its partner and client in one unit of work.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import Request
 
+from adapters.contract import Customer
 from gateway.errors import (
     FieldError,
     InvalidRequestError,
@@ -127,7 +130,9 @@ class GatewaySandboxPort:
                     name=CLIENT_NAME,
                     uow=uow,
                 )
-                customers = self.customers(partner.id)
+                # Generated, not loaded: the world is stored on its first use, outside this
+                # unit of work (the customers depend on the partner id alone).
+                customers = _test_customers(self.bank.world(partner.id).customers.values())
         except RegistryError as exc:
             if partner_id is not None:
                 self.bank.discard(partner_id)
@@ -167,15 +172,19 @@ class GatewaySandboxPort:
         except OAuthError as exc:
             raise InvalidRequestError(exc.description) from None
 
-    def customers(self, partner_id: str) -> list[TestCustomer]:
-        return [
-            {
-                "username": c.username,
-                "name": c.full_name,
-                "risk_tolerance": c.risk_tolerance,
-                "kyc_status": c.kyc_status,
-                "password": TEST_PASSWORD,
-                "one_time_code": ONE_TIME_CODE,
-            }
-            for c in self.bank.list_customers(partner_id)
-        ]
+    async def customers(self, partner_id: str) -> list[TestCustomer]:
+        return _test_customers(await self.bank.list_customers(partner_id))
+
+
+def _test_customers(customers: Iterable[Customer]) -> list[TestCustomer]:
+    return [
+        {
+            "username": c.username,
+            "name": c.full_name,
+            "risk_tolerance": c.risk_tolerance,
+            "kyc_status": c.kyc_status,
+            "password": TEST_PASSWORD,
+            "one_time_code": ONE_TIME_CODE,
+        }
+        for c in customers
+    ]

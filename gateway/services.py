@@ -7,6 +7,7 @@ from typing import Any
 
 from adapters.identity import CustomerAuthenticator
 from adapters.resilience import CoreClient
+from gateway.clock import PartnerClock
 from gateway.consents.service import ConsentService
 from gateway.events.outbox import Outbox
 from gateway.idempotency import DatabaseIdempotencyStore
@@ -47,6 +48,7 @@ class Services:
     flow: AuthorizationFlow
     pipeline: Pipeline
     idempotency: DatabaseIdempotencyStore
+    clock: PartnerClock
     core: CoreClient
     customer_auth: CustomerAuthenticator | None
     attempts: AuthorizationAttempts

@@ -63,7 +63,7 @@ class SandboxCustomers:
 
     async def find(self, ctx: CoreContext, username: str) -> Customer | None:
         """The partner's test customer with this login name."""
-        customers = self.core.world(ctx.partner_id).customers
+        customers = (await self.core.load(ctx.partner_id)).customers
         return customers.get(customer_ref(ctx.partner_id, username))
 
     def _seal(self, challenge_id: str, customer: Customer, digest: str) -> str:

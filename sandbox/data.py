@@ -239,6 +239,18 @@ class AccountBook:
             self._booked = (self.opening_balance + booked).quantize(CENT)
         return self._booked
 
+    @property
+    def pending_debits(self) -> Decimal:
+        """What pending debits will take from the balance (not available meanwhile)."""
+        return sum(
+            (
+                t.amount.value
+                for t in self.transactions
+                if t.status == "Pending" and t.credit_debit == "Debit"
+            ),
+            CENT * 0,
+        )
+
     def post(self, transaction: Transaction) -> None:
         """Add a transaction (the newest) to the book."""
         self.transactions.insert(0, transaction)

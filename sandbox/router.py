@@ -206,7 +206,7 @@ class SandboxPort(Protocol):
 
     async def authorize(self, client_id: str, partner_id: str, body: AuthorizeRequest) -> str: ...
 
-    def customers(self, partner_id: str) -> list[TestCustomer]: ...
+    async def customers(self, partner_id: str) -> list[TestCustomer]: ...
 
 
 def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
@@ -233,7 +233,7 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
     )
     async def customers(who: tuple[str, str] = caller) -> CustomerList:
         """The test customers of the calling partner's world, with their credentials."""
-        return {"data": port.customers(who[1]), "next_cursor": None}
+        return {"data": await port.customers(who[1]), "next_cursor": None}
 
     @router.post(
         "/authorize",

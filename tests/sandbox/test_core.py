@@ -26,6 +26,7 @@ from sandbox.core import CAPABILITIES, SandboxCore
 from sandbox.data import (
     BANK_BIN,
     HISTORY_DAYS,
+    generate_world,
     id_check_digit,
     is_valid_id_number,
     luhn_check_digit,
@@ -73,8 +74,9 @@ async def transactions_of(
 async def snapshot(core: SandboxCore, partner_id: str) -> list[object]:
     """Everything a partner can read, in order, for equality checks."""
     ctx = CoreContext(partner_id=partner_id)
-    out: list[object] = list(core.list_customers(partner_id))
-    for customer in core.list_customers(partner_id):
+    customers = await core.list_customers(partner_id)
+    out: list[object] = list(customers)
+    for customer in customers:
         for account in await accounts_of(core, ctx, customer.core_ref):
             out.append(account)
             balances = await core.get_balances(ctx, account.core_ref)
@@ -109,7 +111,7 @@ class TestSandboxCore:
 
     async def test_three_customers(self, core: SandboxCore, ctx: CoreContext) -> None:
         """Each partner has zhang.wei (C3), li.na (C1) and wang.fang, all KYC-verified."""
-        customers = {c.username: c for c in core.list_customers(PARTNER)}
+        customers = {c.username: c for c in await core.list_customers(PARTNER)}
         assert set(customers) == {"zhang.wei", "li.na", "wang.fang"}
         zhang = await core.get_customer(ctx, ref(PARTNER, "zhang.wei"))
         assert (zhang.full_name, zhang.family_name, zhang.risk_tolerance) == ("张伟", "张", "C3")
@@ -226,7 +228,7 @@ class TestSandboxCore:
         before = core.world(PARTNER)
         old_refs = set(before.books)
         old_numbers = {b.account.account_number for b in before.books.values()}
-        assert core.reset(PARTNER) == 1
+        assert await core.reset(PARTNER) == 1
         after = core.world(PARTNER)
         assert old_refs.isdisjoint(after.books)
         assert old_numbers.isdisjoint(b.account.account_number for b in after.books.values())
@@ -236,20 +238,20 @@ class TestSandboxCore:
 
     async def test_reset_to_a_stored_seed_restores(self, core: SandboxCore) -> None:
         """Resetting to a known seed reproduces that seed's data in a fresh instance."""
-        seed = core.reset(PARTNER)
+        seed = await core.reset(PARTNER)
         restarted = SandboxCore(clock=lambda _: NOW)
-        restarted.reset(PARTNER, seed=seed)
+        await restarted.reset(PARTNER, seed=seed)
         assert await snapshot(restarted, PARTNER) == await snapshot(core, PARTNER)
 
     async def test_reset_leaves_other_partners_alone(self, core: SandboxCore) -> None:
         """Resetting one partner does not change another partner's data."""
         others = await snapshot(core, OTHER)
-        core.reset(PARTNER)
+        await core.reset(PARTNER)
         assert await snapshot(core, OTHER) == others
 
-    def test_identity_formats(self, core: SandboxCore) -> None:
+    async def test_identity_formats(self, core: SandboxCore) -> None:
         """Mobiles are 11 digits from 13x/15x/18x; account numbers are 19 Luhn-valid digits."""
-        for customer in core.list_customers(PARTNER):
+        for customer in await core.list_customers(PARTNER):
             assert len(customer.mobile) == 11
             assert customer.mobile.isdigit()
             assert customer.mobile[:2] in {"13", "15", "18"}
@@ -269,9 +271,8 @@ class TestSandboxCore:
     @given(partner_id=st.text(min_size=1, max_size=30), seed=st.integers(0, 1_000))
     def test_id_numbers_are_valid(self, partner_id: str, seed: int) -> None:
         """Every generated ID number has a valid check digit, birth date and sex digit."""
-        core = SandboxCore(clock=lambda _: NOW)
-        core.reset(partner_id, seed=seed)
-        for customer in core.list_customers(partner_id):
+        world = generate_world(partner_id, seed, NOW)
+        for customer in world.customers.values():
             number = customer.id_number
             assert is_valid_id_number(number)
             born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
@@ -314,7 +315,7 @@ class TestWorldCache:
         """However many partners sign up, at most `max_worlds` worlds stay in memory."""
         core = SandboxCore(clock=lambda _partner_id: NOW, max_worlds=3)
         for i in range(10):
-            core.list_customers(f"ptn_{i}")
+            await core.list_customers(f"ptn_{i}")
         assert len(core._worlds) == 3
         assert list(core._worlds) == ["ptn_7", "ptn_8", "ptn_9"]
 
@@ -336,11 +337,9 @@ class TestWorldCache:
         assert PARTNER not in core._worlds
         assert await snapshot(core, PARTNER) == before
 
-    async def test_discard_forgets_world_and_seed(self) -> None:
-        """A partner whose sign-up did not commit leaves nothing behind."""
+    async def test_discard_forgets_the_world(self) -> None:
+        """A partner whose sign-up did not commit leaves nothing behind in the cache."""
         core = SandboxCore(clock=lambda _partner_id: NOW)
-        core.reset(PARTNER, seed=5)
+        core.world(PARTNER)
         core.discard(PARTNER)
         assert PARTNER not in core._worlds
-        assert PARTNER not in core._seeds
-        assert core.world(PARTNER).seed == 0
