@@ -54,6 +54,8 @@ from gateway.oauth.state import OAuthState
 from gateway.oauth.tokens import TokenIssuer
 from gateway.ops import health, metrics, traces
 from gateway.partners.service import Registry
+from gateway.payments import routes as payments
+from gateway.payments.service import PaymentService
 from gateway.portal import problems as problem_pages
 from gateway.portal import routes as portal
 from gateway.products import routes as products
@@ -249,6 +251,15 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         pipeline=pipeline,
         idempotency=idempotency,
         clock=clock,
+        payments=PaymentService(
+            db=db,
+            core=core,
+            clock=clock,
+            catalog=catalog,
+            registry=registry,
+            outbox=outbox,
+            idempotency=idempotency,
+        ),
         core=core,
         customer_auth=customer_auth,
         attempts=attempts,
@@ -370,6 +381,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Hot data routes first: the router tries routes in order.
     routers = [
         accounts.router,
+        payments.router,
         products.router,
         consents.router,
         oauth_routes.router,

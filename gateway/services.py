@@ -19,6 +19,7 @@ from gateway.oauth.server import GatewayAuthorizationServer
 from gateway.oauth.signing_keys import SigningKeys
 from gateway.oauth.state import OAuthState
 from gateway.partners.service import Registry
+from gateway.payments.service import PaymentService
 from gateway.revocations import RevocationFeed, Revocations
 from gateway.settings import Settings
 from gateway.storage.database import Database
@@ -49,6 +50,7 @@ class Services:
     pipeline: Pipeline
     idempotency: DatabaseIdempotencyStore
     clock: PartnerClock
+    payments: PaymentService
     core: CoreClient
     customer_auth: CustomerAuthenticator | None
     attempts: AuthorizationAttempts

@@ -288,6 +288,67 @@ async def customer_grant(
     return CustomerGrant(body["access_token"], body["refresh_token"], consent_id, key)
 
 
+@dataclass
+class PaymentGrant:
+    """A customer's payment consent, its DPoP-bound token and what a payment must send."""
+
+    grant: CustomerGrant
+    terms: dict[str, Any]
+    debtor_account_id: str
+
+    def body(self, **overrides: Any) -> dict[str, Any]:
+        """The `POST /v1/payments` body the consent allows (with `overrides`)."""
+        return {
+            "consent_id": self.grant.consent_id,
+            "debtor_account_id": self.debtor_account_id,
+            **self.terms,
+            **overrides,
+        }
+
+
+async def payment_grant(
+    client: httpx.AsyncClient,
+    partner: Partner,
+    value: str = "120.00",
+    *,
+    customer: str = "zhang.wei",
+    **terms: Any,
+) -> PaymentGrant:
+    """Payment consent → PAR → /sandbox/authorize → DPoP-bound token for `value` CNY."""
+    payment = {**PAYMENT, "amount": {"value": value, "currency": "CNY"}, **terms}
+    consent_id = await payment_consent(client, partner, payment)
+    key = DPoPKey.generate(alg="ES256")
+    par, verifier = await push(client, partner, consent_id, scope="payments", dpop_jkt=key.dpop_jkt)
+    assert par.status_code == 201, par.text
+    approved = await client.post(
+        "/sandbox/authorize",
+        json={"request_uri": par.json()["request_uri"], "customer": customer},
+        auth=partner.basic,
+    )
+    assert approved.status_code == 200, approved.text
+    code = httpx.URL(approved.json()["redirect_to"]).params["code"]
+    issued = await client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "code_verifier": verifier,
+        },
+        auth=partner.basic,
+        headers={"DPoP": dpop_proof(key, "POST", str(client.base_url) + "/oauth/token")},
+    )
+    assert issued.status_code == 200, issued.text
+    body = issued.json()
+    grant = CustomerGrant(body["access_token"], body["refresh_token"], consent_id, key)
+    read = await client.get(
+        f"/v1/consents/{consent_id}",
+        headers={"Authorization": f"Bearer {await partner_token(client, partner, 'consents')}"},
+    )
+    debtor = read.json()["account_ids"][0]
+    return PaymentGrant(grant, payment, debtor)
+
+
 def customer_headers(
     client: httpx.AsyncClient, grant: CustomerGrant, method: str, path: str
 ) -> dict[str, str]:

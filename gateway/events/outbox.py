@@ -23,6 +23,7 @@ class EventType(StrEnum):
 
     CONSENT_REVOKED = "consent.revoked"
     CONSENT_EXPIRED = "consent.expired"
+    PAYMENT_STATUS_CHANGED = "payment.status_changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -269,6 +269,41 @@ GUIDES: dict[str, Guide] = {
             "请查询该资源以确认结果，或使用相同的幂等键重试：同一操作不会被执行两次。",
         ),
     ),
+    "payment-rejected": Guide(
+        422,
+        Text(
+            "The bank refused the payment for a reason it did not name; nothing was debited.",
+            "银行拒绝了此付款且未说明原因，未发生扣款。",
+        ),
+        Text(
+            "Read the payment (payment_id in the problem) for its status; ask the customer to "
+            "contact the bank before trying again with a new consent.",
+            "请根据问题中的 payment_id 查询付款状态；请客户联系银行后，再以新的授权重试。",
+        ),
+    ),
+    "payment-not-executed": Guide(
+        422,
+        Text(
+            "The core did not answer when the payment was sent and, looked up later, had not "
+            "executed it; nothing was debited and the consent is usable again.",
+            "付款发送时核心系统未响应，事后查询确认未执行；未发生扣款，授权可再次使用。",
+        ),
+        Text(
+            "Pay again with a new Idempotency-Key under the same consent.",
+            "请在同一授权下使用新的幂等键重新付款。",
+        ),
+    ),
+    "debtor-account-not-found": Guide(
+        422,
+        Text(
+            "The account the customer chose to pay from no longer exists at the bank.",
+            "客户选择的付款账户在银行已不存在。",
+        ),
+        Text(
+            "Ask the customer for a new payment consent and let them choose another account.",
+            "请重新请求客户的付款授权，由客户选择其他账户。",
+        ),
+    ),
     # Shown to customers as pages at /oauth/authorize (and logged under these codes).
     "authorization-request-invalid": Guide(
         400,

@@ -1,0 +1,1 @@
+"""Payments: a customer-consented credit transfer, idempotent and evented."""

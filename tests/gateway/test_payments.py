@@ -1,0 +1,264 @@
+"""Payments end to end: real OAuth tokens, the sandbox bank's magic values, idempotency,
+consent use, risk limits and events."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from gateway.storage.tables import events, payments, sandbox_transfers
+from tests.factories import (
+    PaymentGrant,
+    customer_grant,
+    customer_headers,
+    partner_token,
+    payment_grant,
+    sandbox_partner,
+    services_of,
+)
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+async def pay(
+    client: httpx.AsyncClient,
+    grant: PaymentGrant,
+    idempotency_key: str | None = None,
+    **overrides: Any,
+) -> httpx.Response:
+    headers = customer_headers(client, grant.grant, "POST", "/v1/payments")
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    return await client.post("/v1/payments", json=grant.body(**overrides), headers=headers)
+
+
+async def balance(client: httpx.AsyncClient, partner: Any, account_id: str) -> Decimal:
+    """The available balance through an account-access consent of the same customer."""
+    reader = await customer_grant(client, partner)
+    path = f"/v1/accounts/{account_id}/balances"
+    read = await client.get(path, headers=customer_headers(client, reader, "GET", path))
+    assert read.status_code == 200, read.text
+    available = next(b for b in read.json()["data"] if b["type"] == "InterimAvailable")
+    return Decimal(available["amount"]["value"])
+
+
+async def count(app: FastAPI, table: sa.Table, *where: Any) -> int:
+    async with services_of(app).db.read() as conn:
+        return int(
+            (
+                await conn.execute(sa.select(sa.func.count()).select_from(table).where(*where))
+            ).scalar_one()
+        )
+
+
+class TestPayment:
+    async def test_pays_once_and_moves_the_balance(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """A payment under its consent completes, debits the account once, uses the consent
+        up and writes one event."""
+        partner = await sandbox_partner(client)
+        grant = await payment_grant(client, partner, "120.00")
+        before = await balance(client, partner, grant.debtor_account_id)
+        paid = await pay(client, grant, key())
+        assert paid.status_code == 201, paid.text
+        body = paid.json()
+        assert body["status"] == "Completed"
+        assert body["amount"] == {"value": "120.00", "currency": "CNY"}
+        assert paid.headers["location"] == f"/v1/payments/{body['payment_id']}"
+        assert await balance(client, partner, grant.debtor_account_id) == before - Decimal("120.00")
+        path = f"/v1/payments/{body['payment_id']}"
+        read = await client.get(path, headers=customer_headers(client, grant.grant, "GET", path))
+        assert read.status_code == 200, read.text
+        assert read.json() == body
+        again = await pay(client, grant, key())
+        assert again.status_code == 401
+        assert again.json()["code"] == "consent-consumed"
+        assert (
+            await count(
+                app,
+                events,
+                events.c.partner_id == partner.partner_id,
+                events.c.type == "payment.status_changed",
+            )
+            == 1
+        )
+
+    async def test_replay_and_reuse(self, client: httpx.AsyncClient) -> None:
+        """The same key and body replay the answer; the same key with another body is 422;
+        no key is 400."""
+        partner = await sandbox_partner(client)
+        grant = await payment_grant(client, partner, "15.00")
+        missing = await pay(client, grant)
+        assert missing.status_code == 400
+        assert missing.json()["code"] == "idempotency-key-required"
+        k = key()
+        first = await pay(client, grant, k)
+        assert first.status_code == 201, first.text
+        replay = await pay(client, grant, k)
+        assert replay.status_code == 201
+        assert replay.headers["idempotent-replayed"] == "true"
+        assert replay.json() == first.json()
+        other = await pay(client, grant, k, reference="something else")
+        assert other.status_code == 422
+        assert other.json()["code"] == "idempotency-key-reused"
+
+    async def test_terms_must_match_the_consent(self, client: httpx.AsyncClient) -> None:
+        """Another amount, creditor or reference, or an account not chosen, pays nothing."""
+        partner = await sandbox_partner(client)
+        grant = await payment_grant(client, partner, "30.00")
+        wrong_amount = await pay(client, grant, key(), amount={"value": "31.00", "currency": "CNY"})
+        assert wrong_amount.status_code == 422
+        assert [e["path"] for e in wrong_amount.json()["errors"]] == ["amount.value"]
+        wrong_creditor = await pay(
+            client,
+            grant,
+            key(),
+            creditor={"account_number": "6222020200112233446", "name": "市医院"},
+        )
+        assert wrong_creditor.status_code == 422
+        other_account = await pay(client, grant, key(), debtor_account_id="acc_" + "a" * 24)
+        assert other_account.status_code == 403
+        assert other_account.json()["code"] == "consent-insufficient"
+        control = await pay(client, grant, key())
+        assert control.status_code == 201, control.text
+
+
+class TestMagicValues:
+    @pytest.mark.parametrize(
+        ("value", "status", "code"),
+        [("20.51", 422, "insufficient-funds"), ("20.52", 422, "account-frozen")],
+    )
+    async def test_refusals_keep_the_consent(
+        self, client: httpx.AsyncClient, value: str, status: int, code: str
+    ) -> None:
+        """A refusal is the documented problem with the rejected payment's id; nothing moves
+        and the consent stays usable."""
+        partner = await sandbox_partner(client)
+        grant = await payment_grant(client, partner, value)
+        before = await balance(client, partner, grant.debtor_account_id)
+        refused = await pay(client, grant, key())
+        assert refused.status_code == status, refused.text
+        assert refused.json()["code"] == code
+        payment_id = refused.json()["payment_id"]
+        path = f"/v1/payments/{payment_id}"
+        read = await client.get(path, headers=customer_headers(client, grant.grant, "GET", path))
+        assert read.json()["status"] == "Rejected"
+        assert read.json()["reason"] == code
+        assert await balance(client, partner, grant.debtor_account_id) == before
+
+    async def test_timeout_is_looked_up_before_a_retry(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """.53: the core moves the money but its answer is lost (504); the retry with the same
+        key finds the payment and answers it; the account is debited once."""
+        partner = await sandbox_partner(client)
+        grant = await payment_grant(client, partner, "20.53")
+        before = await balance(client, partner, grant.debtor_account_id)
+        k = key()
+        lost = await pay(client, grant, k)
+        assert lost.status_code == 504, lost.text
+        assert lost.json()["code"] == "core-timeout"
+        retried = await pay(client, grant, k)
+        assert retried.status_code == 201, retried.text
+        assert retried.json()["status"] == "Completed"
+        assert await balance(client, partner, grant.debtor_account_id) == before - Decimal("20.53")
+        assert (
+            await count(
+                app, sandbox_transfers, sandbox_transfers.c.partner_id == partner.partner_id
+            )
+            == 1
+        )
+
+    async def test_unavailable_moves_nothing(self, client: httpx.AsyncClient, app: FastAPI) -> None:
+        """.54: 503 with Retry-After; nothing moves; the reconciler gives the consent back."""
+        partner = await sandbox_partner(client)
+        grant = await payment_grant(client, partner, "20.54")
+        down = await pay(client, grant, key())
+        assert down.status_code == 503
+        assert down.json()["code"] == "core-unavailable"
+        assert "retry-after" in down.headers
+        assert (
+            await count(
+                app, sandbox_transfers, sandbox_transfers.c.partner_id == partner.partner_id
+            )
+            == 0
+        )
+        services = services_of(app)
+        services.core.breaker.succeeded()
+        async with services.db.transaction() as uow:
+            await uow.conn.execute(
+                payments.update()
+                .where(payments.c.partner_id == partner.partner_id)
+                .values(created_at=datetime.now(UTC) - timedelta(minutes=5))
+            )
+        assert await services.payments.reconcile(partner.partner_id) == 1
+        token = await partner_token(client, partner, "consents")
+        consent = await client.get(
+            f"/v1/consents/{grant.grant.consent_id}", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert consent.json()["status"] == "Authorised"
+        async with services.db.read() as conn:
+            row = (
+                await conn.execute(
+                    payments.select().where(payments.c.partner_id == partner.partner_id)
+                )
+            ).one()
+        assert (row.status, row.reason) == ("Rejected", "payment-not-executed")
+
+    async def test_pending_settles_after_a_virtual_hour(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """.55: Pending at once, Completed once the partner's clock has passed an hour."""
+        partner = await sandbox_partner(client)
+        grant = await payment_grant(client, partner, "20.55")
+        pending = await pay(client, grant, key())
+        assert pending.status_code == 201, pending.text
+        assert pending.json()["status"] == "Pending"
+        assert pending.json()["settled_at"] is None
+        services = services_of(app)
+        await services.payments.reconcile(partner.partner_id)
+        path = f"/v1/payments/{pending.json()['payment_id']}"
+        still = await client.get(path, headers=customer_headers(client, grant.grant, "GET", path))
+        assert still.json()["status"] == "Pending"
+        bank = services.core.adapter
+        await bank.advance_clock(partner.partner_id, timedelta(hours=1))  # type: ignore[attr-defined]
+        assert await services.payments.reconcile(partner.partner_id) == 1
+        done = await client.get(path, headers=customer_headers(client, grant.grant, "GET", path))
+        assert done.json()["status"] == "Completed"
+        assert await count(app, events, events.c.partner_id == partner.partner_id) == 2
+
+
+class TestConcurrency:
+    async def test_fifty_requests_one_key_one_payment(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """50 concurrent requests with one key: one payment, one debit, one event; the other
+        answers are replays or 409."""
+        partner = await sandbox_partner(client)
+        grant = await payment_grant(client, partner, "10.00")
+        k = key()
+        answers = await asyncio.gather(*(pay(client, grant, k) for _ in range(50)))
+        statuses = [a.status_code for a in answers]
+        assert set(statuses) <= {201, 409}, statuses
+        created = [a for a in answers if a.status_code == 201]
+        assert len({a.json()["payment_id"] for a in created}) == 1
+        assert sum(1 for a in created if "idempotent-replayed" not in a.headers) == 1
+        assert await count(app, payments, payments.c.partner_id == partner.partner_id) == 1
+        assert (
+            await count(
+                app, sandbox_transfers, sandbox_transfers.c.partner_id == partner.partner_id
+            )
+            == 1
+        )
+        assert await count(app, events, events.c.partner_id == partner.partner_id) == 1
