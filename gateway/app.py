@@ -9,6 +9,7 @@ import hashlib
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -25,6 +26,7 @@ from gateway.accounts import routes as accounts
 from gateway.clock import PartnerClock, SandboxClock, WallClock
 from gateway.consents import routes as consents
 from gateway.consents.service import ConsentService
+from gateway.due import DueWork, Step
 from gateway.events.outbox import Outbox
 from gateway.files import load_secret
 from gateway.housekeeping import Housekeeper
@@ -88,6 +90,7 @@ from sandbox.router import build_router
 
 log = structlog.get_logger("obgw")
 VERSION = "0.1.0"
+DUE_WORK_INTERVAL = 15.0  # seconds between rounds of settling and expiring on real time
 NO_ROUTE = Text(
     "Nothing is served at this path: check it against the API reference (/openapi.json).",
     "此路径下没有任何资源：请对照接口文档（/openapi.json）核对路径。",
@@ -157,6 +160,13 @@ def _attempts(
     return AuthorizationAttempts(store, limits, secret)
 
 
+def _payments_step(payments: PaymentService) -> Step:
+    async def settle(partner_id: str | None, now: datetime) -> dict[str, int]:
+        return {"payments": await payments.reconcile(partner_id)}
+
+    return settle
+
+
 def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
     """Every long-lived object of the gateway, built once."""
     db = Database(settings.database_url)
@@ -222,6 +232,15 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         par_ttl=settings.par_ttl,
     )
     idempotency = DatabaseIdempotencyStore(db)
+    payments_service = PaymentService(
+        db=db,
+        core=core,
+        clock=clock,
+        catalog=catalog,
+        registry=registry,
+        outbox=outbox,
+        idempotency=idempotency,
+    )
     pipeline = Pipeline(
         [
             RequestLog(request_lines()),
@@ -251,15 +270,8 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         pipeline=pipeline,
         idempotency=idempotency,
         clock=clock,
-        payments=PaymentService(
-            db=db,
-            core=core,
-            clock=clock,
-            catalog=catalog,
-            registry=registry,
-            outbox=outbox,
-            idempotency=idempotency,
-        ),
+        payments=payments_service,
+        due_work=DueWork({"payments": _payments_step(payments_service)}),
         core=core,
         customer_auth=customer_auth,
         attempts=attempts,
@@ -330,6 +342,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if isinstance(services.attempts.store, DatabaseAttempts):
         jobs["authorization_attempts"] = services.attempts.store.purge_expired
     housekeeper = Housekeeper(jobs)
+    settler = Housekeeper({"due_work": services.due_work.everyone}, DUE_WORK_INTERVAL)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -338,6 +351,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await services.keys.start()
         await services.revocation_feed.start()
         housekeeper.start()
+        settler.start()
         flusher = asyncio.create_task(flush_periodically(), name="log-flush")
         # Start-up objects live for the process: keep them out of every full collection,
         # which would otherwise pause all requests in flight for tens of milliseconds.
@@ -357,6 +371,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
             await housekeeper.stop()
+            await settler.stop()
             await services.revocation_feed.stop()
             await services.keys.stop()
             await services.core.aclose()

@@ -8,6 +8,7 @@ anything is written, and writes its partner and client in one unit of work.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from fastapi import Request
 
@@ -34,7 +35,14 @@ from policies.messages import Text
 from policies.pipeline import Exchange
 from policies.vocabulary import CUSTOMER_SCOPES, PARTNER_SCOPES
 from sandbox.core import ONE_TIME_CODE, TEST_PASSWORD, SandboxCore
-from sandbox.router import AuthorizeRequest, SignupRequest, SignupResponse, TestCustomer
+from sandbox.router import (
+    AuthorizeRequest,
+    ClockAdvanced,
+    ResetDone,
+    SignupRequest,
+    SignupResponse,
+    TestCustomer,
+)
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1/callback"
 SIGNUPS = Rate(count=10, period=3600)
@@ -174,6 +182,21 @@ class GatewaySandboxPort:
 
     async def customers(self, partner_id: str) -> list[TestCustomer]:
         return _test_customers(await self.bank.list_customers(partner_id))
+
+    async def advance_clock(self, partner_id: str, by: timedelta) -> ClockAdvanced:
+        now = await self.bank.advance_clock(partner_id, by)
+        due = await self.services.due_work(partner_id, now)
+        return {
+            "now": now,
+            "settled_payments": due.get("payments", 0),
+            "expired_consents": due.get("consents", 0),
+            "expired_bills": due.get("bills_expired", 0),
+            "settled_bills": due.get("bills_settled", 0),
+        }
+
+    async def reset(self, partner_id: str) -> ResetDone:
+        seed = await self.bank.reset(partner_id)
+        return {"seed": seed, "customers": await self.customers(partner_id)}
 
 
 def _test_customers(customers: Iterable[Customer]) -> list[TestCustomer]:

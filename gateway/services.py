@@ -9,6 +9,7 @@ from adapters.identity import CustomerAuthenticator
 from adapters.resilience import CoreClient
 from gateway.clock import PartnerClock
 from gateway.consents.service import ConsentService
+from gateway.due import DueWork
 from gateway.events.outbox import Outbox
 from gateway.idempotency import DatabaseIdempotencyStore
 from gateway.ids import Pairwise
@@ -51,6 +52,7 @@ class Services:
     idempotency: DatabaseIdempotencyStore
     clock: PartnerClock
     payments: PaymentService
+    due_work: DueWork
     core: CoreClient
     customer_auth: CustomerAuthenticator | None
     attempts: AuthorizationAttempts

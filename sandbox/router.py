@@ -11,10 +11,19 @@ words for people.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Body, Depends, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, with_config
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    with_config,
+)
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
@@ -39,6 +48,7 @@ DOMAIN = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][
 # pydantic error types the gateway translates for people (gateway.http.validation).
 CONTROL_CHARACTERS_ERROR = "control_characters"
 EMAIL_ERROR = "email_address"
+NOTHING_TO_ADVANCE_ERROR = "nothing_to_advance"
 
 
 def has_control_characters(value: object) -> bool:
@@ -195,6 +205,49 @@ class AuthorizeResponse(TypedDict):
     ]
 
 
+class ClockAdvance(_Body):
+    """How far to move the partner's virtual clock (forward only; at least one hour)."""
+
+    days: int = Field(default=0, ge=0, le=366, examples=[1])
+    hours: int = Field(default=0, ge=0, le=24 * 366, examples=[0])
+
+    @field_validator("hours")
+    @classmethod
+    def _something(cls, hours: int, info: ValidationInfo) -> int:
+        if hours == 0 and info.data.get("days", 0) == 0:
+            raise PydanticCustomError(NOTHING_TO_ADVANCE_ERROR, "advance by at least one hour")
+        return hours
+
+
+@with_config(
+    _closed(
+        {
+            "now": "2026-11-29T02:00:00Z",
+            "settled_payments": 1,
+            "expired_consents": 0,
+            "expired_bills": 3,
+            "settled_bills": 0,
+        }
+    )
+)
+class ClockAdvanced(TypedDict):
+    """The partner's new virtual time and what it set in motion."""
+
+    now: datetime
+    settled_payments: int
+    expired_consents: int
+    expired_bills: int
+    settled_bills: int
+
+
+@with_config(_closed({"seed": 2, "customers": [_CUSTOMER]}))
+class ResetDone(TypedDict):
+    """The partner's regenerated world: its seed and its test customers."""
+
+    seed: int
+    customers: list[TestCustomer]
+
+
 class SandboxPort(Protocol):
     """What the sandbox routes need from the gateway."""
 
@@ -207,6 +260,10 @@ class SandboxPort(Protocol):
     async def authorize(self, client_id: str, partner_id: str, body: AuthorizeRequest) -> str: ...
 
     async def customers(self, partner_id: str) -> list[TestCustomer]: ...
+
+    async def advance_clock(self, partner_id: str, by: timedelta) -> ClockAdvanced: ...
+
+    async def reset(self, partner_id: str) -> ResetDone: ...
 
 
 def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
@@ -246,5 +303,30 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
         """The consent step for automated tests: the named test customer approves (or
         denies) the pushed request; the answer is where the browser would be redirected."""
         return {"redirect_to": await port.authorize(who[0], who[1], body)}
+
+    @router.post(
+        "/clock/advance",
+        summary="Move your virtual clock forward",
+        openapi_extra=declare("sandbox.clock.advance"),
+    )
+    async def advance_clock(
+        body: Annotated[ClockAdvance, Body()], who: tuple[str, str] = caller
+    ) -> ClockAdvanced:
+        """Your world's clock moves forward by `days` and `hours` (never back): pending
+        payments and bank-channel bill payments whose hour has come settle, bills past their
+        due date and consents past their expiry expire, and each change writes its event."""
+        return await port.advance_clock(who[1], timedelta(days=body.days, hours=body.hours))
+
+    @router.post(
+        "/reset",
+        summary="Regenerate your synthetic customers' accounts",
+        openapi_extra=declare("sandbox.reset", no_store=True),
+    )
+    async def reset(who: tuple[str, str] = caller) -> ResetDone:
+        """A new seed: your test customers get new account numbers, balances and 90 days of
+        history, ending at the start of your virtual day; money moved before no longer shows
+        and consents already given name accounts that no longer exist. Your clock keeps its
+        time; your bills, payments and events stay as they are."""
+        return await port.reset(who[1])
 
     return router

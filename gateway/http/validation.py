@@ -126,6 +126,10 @@ BY_TYPE: dict[str, Text] = {
         "This must be an e-mail address such as it@school.example.",
         "此处必须是电子邮件地址，如 it@school.example。",
     ),
+    "nothing_to_advance": Text(
+        "Advance the clock by at least one hour: give days, hours or both.",
+        "时钟至少需前进一小时：请提供 days、hours 或两者。",
+    ),
 }
 
 

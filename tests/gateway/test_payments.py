@@ -231,9 +231,15 @@ class TestMagicValues:
         path = f"/v1/payments/{pending.json()['payment_id']}"
         still = await client.get(path, headers=customer_headers(client, grant.grant, "GET", path))
         assert still.json()["status"] == "Pending"
-        bank = services.core.adapter
-        await bank.advance_clock(partner.partner_id, timedelta(hours=1))  # type: ignore[attr-defined]
-        assert await services.payments.reconcile(partner.partner_id) == 1
+        too_soon = await client.post(
+            "/sandbox/clock/advance", json={"hours": 0}, auth=partner.basic
+        )
+        assert too_soon.status_code == 422
+        advanced = await client.post(
+            "/sandbox/clock/advance", json={"hours": 1}, auth=partner.basic
+        )
+        assert advanced.status_code == 200, advanced.text
+        assert advanced.json()["settled_payments"] == 1
         done = await client.get(path, headers=customer_headers(client, grant.grant, "GET", path))
         assert done.json()["status"] == "Completed"
         assert await count(app, events, events.c.partner_id == partner.partner_id) == 2
@@ -262,3 +268,42 @@ class TestConcurrency:
             == 1
         )
         assert await count(app, events, events.c.partner_id == partner.partner_id) == 1
+
+
+class TestSandboxWorld:
+    async def test_reset_regenerates_accounts(self, client: httpx.AsyncClient) -> None:
+        """After a reset the customer's accounts are new and earlier consents find nothing;
+        the clock keeps its time."""
+        partner = await sandbox_partner(client)
+        grant = await customer_grant(client, partner)
+        path = "/v1/accounts"
+        before = await client.get(path, headers=customer_headers(client, grant, "GET", path))
+        assert before.status_code == 200
+        moved = await client.post("/sandbox/clock/advance", json={"days": 2}, auth=partner.basic)
+        reset = await client.post("/sandbox/reset", auth=partner.basic)
+        assert reset.status_code == 200, reset.text
+        assert reset.json()["seed"] == 1
+        assert {c["username"] for c in reset.json()["customers"]} == {
+            "zhang.wei",
+            "li.na",
+            "wang.fang",
+        }
+        after = await client.get(path, headers=customer_headers(client, grant, "GET", path))
+        assert after.json()["data"] == []
+        fresh = await customer_grant(client, partner)
+        again = await client.get(path, headers=customer_headers(client, fresh, "GET", path))
+        assert {a["account_id"] for a in again.json()["data"]}.isdisjoint(
+            a["account_id"] for a in before.json()["data"]
+        )
+        clock = await client.post("/sandbox/clock/advance", json={"hours": 1}, auth=partner.basic)
+        assert clock.json()["now"] > moved.json()["now"]
+
+    async def test_worlds_are_separate(self, client: httpx.AsyncClient) -> None:
+        """One partner's clock and payments do not touch another partner's world."""
+        first, second = await sandbox_partner(client), await sandbox_partner(client)
+        grant = await payment_grant(client, first, "50.00")
+        paid = await pay(client, grant, key())
+        assert paid.status_code == 201
+        moved = await client.post("/sandbox/clock/advance", json={"days": 30}, auth=first.basic)
+        other = await client.post("/sandbox/clock/advance", json={"hours": 1}, auth=second.basic)
+        assert other.json()["now"] < moved.json()["now"]
