@@ -13,6 +13,7 @@ from gateway.deps import Call, CallRoute
 from gateway.errors import NotFoundError
 from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
+from gateway.payments.service import check_per_consent_cap
 from policies.messages import Text
 
 router = APIRouter(prefix="/v1/consents", tags=["Consents"], route_class=CallRoute)
@@ -41,6 +42,8 @@ async def _own(call: Call, consent_id: str) -> Consent:
 async def create_consent(call: Call, body: Annotated[ConsentRequest, Body()]) -> Response:
     """Create a consent for the customer to authorise through `/oauth/par` and
     `/oauth/authorize`. It is `AwaitingAuthorisation` until then."""
+    if body.payment is not None:
+        await check_per_consent_cap(call.services, call.partner_id, body.payment.amount.value)
     consent = await call.services.consents.create(
         partner_id=call.partner_id,
         client_id=call.grant.client_id,

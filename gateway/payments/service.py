@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from starlette.responses import Response
@@ -392,6 +392,23 @@ class PaymentService:
 
     async def _release_bill(self, uow: UnitOfWork, payment: Payment) -> None:
         """Make the bill of a refused payment payable again."""
+
+
+async def check_per_consent_cap(services: _HasCaps, partner_id: str, value: str) -> None:
+    """Refuse a payment consent whose amount passes the partner tier's per-consent cap."""
+    partner = await services.registry.get_partner(partner_id)
+    assert partner is not None, "a token's partner exists"
+    cap = services.catalog.risk_limit(partner.tier).per_consent
+    if Decimal(value) > cap:
+        raise RiskLimitExceededError(
+            PER_CONSENT_CAP.format(cap=f"{cap:.2f}"),
+            errors=[FieldError("payment.amount.value", PER_CONSENT_FIELD)],
+        )
+
+
+class _HasCaps(Protocol):
+    registry: Registry
+    catalog: Catalog
 
 
 def _check_usable(consent: Consent) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,8 +16,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from gateway.app import create_app
+from gateway.settings import Settings
 from gateway.storage.tables import events, payments, sandbox_transfers
+from policies.catalog import DEFAULT_CATALOG
 from tests.factories import (
+    PAYMENT,
     PaymentGrant,
     customer_grant,
     customer_headers,
@@ -307,3 +313,56 @@ class TestSandboxWorld:
         moved = await client.post("/sandbox/clock/advance", json={"days": 30}, auth=first.basic)
         other = await client.post("/sandbox/clock/advance", json={"hours": 1}, auth=second.basic)
         assert other.json()["now"] < moved.json()["now"]
+
+
+@pytest.fixture
+async def capped(tmp_path: Path, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway whose bronze tier may move 100.00 per consent and 150.00 a day."""
+    text = DEFAULT_CATALOG.read_text(encoding="utf-8").replace(
+        'bronze: {per_consent: "50000.00", daily: "500000.00"}',
+        'bronze: {per_consent: "100.00", daily: "150.00"}',
+    )
+    policy = tmp_path / "catalog.yaml"
+    policy.write_text(text, encoding="utf-8")
+    capped_settings = settings.model_copy(update={"policy_file": policy})
+    application = create_app(capped_settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url=settings.issuer) as http:
+            yield http
+
+
+class TestRiskLimits:
+    async def test_per_consent_cap(self, capped: httpx.AsyncClient) -> None:
+        """A payment consent above the tier's per-consent cap is refused when asked for."""
+        partner = await sandbox_partner(capped)
+        token = await partner_token(capped, partner, "consents")
+        terms = {**PAYMENT, "amount": {"value": "100.01", "currency": "CNY"}}
+        refused = await capped.post(
+            "/v1/consents",
+            json={"type": "payment", "permissions": ["InitiatePayments"], "payment": terms},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert refused.status_code == 422
+        assert refused.json()["code"] == "risk-limit-exceeded"
+        assert refused.json()["errors"][0]["path"] == "payment.amount.value"
+        control = await payment_grant(capped, partner, "100.00")
+        assert (await pay(capped, control, key())).status_code == 201
+
+    async def test_daily_cap(self, capped: httpx.AsyncClient) -> None:
+        """Payments of one partner's business day stop at the daily cap; a refusal by the
+        bank gives its amount back."""
+        partner = await sandbox_partner(capped)
+        first = await payment_grant(capped, partner, "100.00")
+        refused_by_bank = await payment_grant(capped, partner, "40.51")
+        second = await payment_grant(capped, partner, "60.00")
+        third = await payment_grant(capped, partner, "50.00")
+        assert (await pay(capped, first, key())).status_code == 201
+        assert (await pay(capped, refused_by_bank, key())).json()["code"] == "insufficient-funds"
+        over = await pay(capped, second, key())
+        assert over.status_code == 422
+        assert over.json()["code"] == "risk-limit-exceeded"
+        assert (await pay(capped, third, key())).status_code == 201
+        tomorrow = await capped.post("/sandbox/clock/advance", json={"days": 1}, auth=partner.basic)
+        assert tomorrow.status_code == 200
+        assert (await pay(capped, second, key())).status_code == 201
