@@ -366,3 +366,56 @@ class TestRiskLimits:
         tomorrow = await capped.post("/sandbox/clock/advance", json={"days": 1}, auth=partner.basic)
         assert tomorrow.status_code == 200
         assert (await pay(capped, second, key())).status_code == 201
+
+
+class TestBadInput:
+    @pytest.mark.parametrize(
+        ("change", "path"),
+        [
+            ({"amount": None}, "amount"),
+            ({"amount": {"value": "-1.00", "currency": "CNY"}}, "amount.value"),
+            ({"amount": {"value": "0.00", "currency": "CNY"}}, "amount.value"),
+            ({"amount": {"value": "1.005", "currency": "CNY"}}, "amount.value"),
+            ({"amount": {"value": 12.5, "currency": "CNY"}}, "amount.value"),
+            ({"amount": {"value": "12.00", "currency": "USD"}}, "amount.currency"),
+            ({"creditor": {"account_number": "12", "name": "x"}}, "creditor.account_number"),
+            ({"reference": ""}, "reference"),
+            ({"reference": 7}, "reference"),
+            ({"consent_id": "nope"}, "consent_id"),
+            ({"debtor_account_id": None}, "debtor_account_id"),
+            ({"bill_id": "bill_UPPER"}, "bill_id"),
+            ({"surprise": True}, "surprise"),
+        ],
+    )
+    async def test_each_field_is_named_and_nothing_moves(
+        self, client: httpx.AsyncClient, app: FastAPI, change: dict[str, Any], path: str
+    ) -> None:
+        """A malformed payment is a 400/422 naming the field; nothing is written, the key is
+        free again and the consent still pays."""
+        partner = await sandbox_partner(client)
+        grant = await payment_grant(client, partner, "12.00")
+        body = grant.body()
+        for name, value in change.items():
+            if value is None:
+                body.pop(name)
+            else:
+                body[name] = value
+        headers = customer_headers(client, grant.grant, "POST", "/v1/payments")
+        k = key()
+        bad = await client.post(
+            "/v1/payments", json=body, headers={**headers, "Idempotency-Key": k}
+        )
+        assert bad.status_code in (400, 422), bad.text
+        assert path in [e["path"] for e in bad.json()["errors"]], bad.json()
+        assert await count(app, payments, payments.c.partner_id == partner.partner_id) == 0
+        good = await pay(client, grant, k)
+        assert good.status_code == 201, good.text
+
+    async def test_bad_idempotency_key(self, client: httpx.AsyncClient) -> None:
+        """A key outside 1-64 of [A-Za-z0-9_-] is a 400 naming the header."""
+        partner = await sandbox_partner(client)
+        grant = await payment_grant(client, partner, "12.00")
+        for bad_key in ("has space", "x" * 65, "a.b", "k/1"):
+            refused = await pay(client, grant, bad_key)
+            assert refused.status_code == 400, bad_key
+            assert refused.json()["errors"][0]["path"] == "headers.Idempotency-Key"
