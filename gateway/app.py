@@ -24,6 +24,7 @@ from gateway import errors
 from gateway.accounts import routes as accounts
 from gateway.consents import routes as consents
 from gateway.consents.service import ConsentService
+from gateway.customers import routes as customers
 from gateway.events.outbox import Outbox
 from gateway.files import load_secret
 from gateway.housekeeping import Housekeeper
@@ -360,6 +361,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Hot data routes first: the router tries routes in order.
     routers = [
         accounts.router,
+        customers.router,
         products.router,
         consents.router,
         oauth_routes.router,
