@@ -25,6 +25,9 @@ from gateway.accounts import routes as accounts
 from gateway.consents import routes as consents
 from gateway.consents.service import ConsentService
 from gateway.customers import routes as customers
+from gateway.customers import routes as customers
+from gateway.events import routes as events
+from gateway.events.feed import EventFeed
 from gateway.events.outbox import Outbox
 from gateway.files import load_secret
 from gateway.housekeeping import Housekeeper
@@ -234,6 +237,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         oauth_state=oauth_state,
         consents=consent_service,
         outbox=outbox,
+        event_feed=EventFeed(db),
         revocations=revocations,
         revocation_list=revocation_list,
         revocation_feed=RevocationFeed(db, revocation_list, settings.revocation_poll_interval),
@@ -362,7 +366,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = [
         accounts.router,
         customers.router,
+        customers.router,
         products.router,
+        events.router,
         consents.router,
         oauth_routes.router,
         oauth_pages.router,

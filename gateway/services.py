@@ -8,6 +8,7 @@ from typing import Any
 from adapters.identity import CustomerAuthenticator
 from adapters.resilience import CoreClient
 from gateway.consents.service import ConsentService
+from gateway.events.feed import EventFeed
 from gateway.events.outbox import Outbox
 from gateway.ids import Pairwise
 from gateway.oauth.attempts import AuthorizationAttempts
@@ -38,6 +39,7 @@ class Services:
     oauth_state: OAuthState
     consents: ConsentService
     outbox: Outbox
+    event_feed: EventFeed
     revocations: Revocations
     revocation_list: RevocationList
     revocation_feed: RevocationFeed
