@@ -22,9 +22,9 @@ from adapters.identity import CustomerAuthenticator
 from adapters.resilience import CoreClient
 from gateway import errors
 from gateway.accounts import routes as accounts
+from gateway.clock import utcnow
 from gateway.consents import routes as consents
 from gateway.consents.service import ConsentService
-from gateway.customers import routes as customers
 from gateway.customers import routes as customers
 from gateway.events import routes as events
 from gateway.events.feed import EventFeed
@@ -310,6 +310,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     jobs: dict[str, Callable[[], Awaitable[int]]] = {
         "oauth_state": services.oauth_state.purge_expired,
         "signing_keys": services.keys.purge,
+        "expired_consents": lambda: services.consents.expire_due(utcnow()),
     }
     if isinstance(services.attempts.store, DatabaseAttempts):
         jobs["authorization_attempts"] = services.attempts.store.purge_expired
@@ -361,11 +362,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
+    app.state.housekeeper = housekeeper
     _install_error_handlers(app)
     # Hot data routes first: the router tries routes in order.
     routers = [
         accounts.router,
-        customers.router,
         customers.router,
         products.router,
         events.router,
