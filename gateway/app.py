@@ -26,7 +26,10 @@ from gateway.accounts import routes as accounts
 from gateway.clock import PartnerClock, SandboxClock, WallClock
 from gateway.consents import routes as consents
 from gateway.consents.service import ConsentService
+from gateway.customers import routes as customers
 from gateway.due import DueWork, Step
+from gateway.events import routes as events
+from gateway.events.feed import EventFeed
 from gateway.events.outbox import Outbox
 from gateway.files import load_secret
 from gateway.housekeeping import Housekeeper
@@ -167,6 +170,13 @@ def _payments_step(payments: PaymentService) -> Step:
     return settle
 
 
+def _consents_step(consents: ConsentService) -> Step:
+    async def expire(partner_id: str | None, now: datetime) -> dict[str, int]:
+        return {"consents": await consents.expire_due(now, partner_id)}
+
+    return expire
+
+
 def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
     """Every long-lived object of the gateway, built once."""
     db = Database(settings.database_url)
@@ -261,6 +271,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         oauth_state=oauth_state,
         consents=consent_service,
         outbox=outbox,
+        event_feed=EventFeed(db),
         revocations=revocations,
         revocation_list=revocation_list,
         revocation_feed=RevocationFeed(db, revocation_list, settings.revocation_poll_interval),
@@ -271,7 +282,12 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         idempotency=idempotency,
         clock=clock,
         payments=payments_service,
-        due_work=DueWork({"payments": _payments_step(payments_service)}),
+        due_work=DueWork(
+            {
+                "payments": _payments_step(payments_service),
+                "consents": _consents_step(consent_service),
+            }
+        ),
         core=core,
         customer_auth=customer_auth,
         attempts=attempts,
@@ -392,12 +408,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
+    app.state.housekeeper = housekeeper
+    app.state.settler = settler
     _install_error_handlers(app)
     # Hot data routes first: the router tries routes in order.
     routers = [
         accounts.router,
         payments.router,
+        customers.router,
         products.router,
+        events.router,
         consents.router,
         oauth_routes.router,
         oauth_pages.router,

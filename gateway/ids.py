@@ -49,3 +49,6 @@ class Pairwise:
 
     def account(self, partner_id: str, account_ref: str) -> str:
         return "acc_" + self._digest("acc", partner_id, account_ref)
+
+    def transaction(self, partner_id: str, transaction_ref: str) -> str:
+        return "txn_" + self._digest("txn", partner_id, transaction_ref)

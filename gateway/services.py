@@ -10,6 +10,7 @@ from adapters.resilience import CoreClient
 from gateway.clock import PartnerClock
 from gateway.consents.service import ConsentService
 from gateway.due import DueWork
+from gateway.events.feed import EventFeed
 from gateway.events.outbox import Outbox
 from gateway.idempotency import DatabaseIdempotencyStore
 from gateway.ids import Pairwise
@@ -42,6 +43,7 @@ class Services:
     oauth_state: OAuthState
     consents: ConsentService
     outbox: Outbox
+    event_feed: EventFeed
     revocations: Revocations
     revocation_list: RevocationList
     revocation_feed: RevocationFeed

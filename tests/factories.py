@@ -361,6 +361,16 @@ def customer_headers(
     }
 
 
+async def customer_get(
+    client: httpx.AsyncClient, grant: CustomerGrant, path: str, **params: str | int
+) -> httpx.Response:
+    """`GET path?params` with the customer's token (and a DPoP proof for the path, since
+    `htu` leaves out the query, RFC 9449 §4.3)."""
+    return await client.get(
+        path, params=params, headers=customer_headers(client, grant, "GET", path)
+    )
+
+
 async def eventually_status(
     client: httpx.AsyncClient, path: str, headers: dict[str, str], status: int, within: float
 ) -> float:

@@ -1,17 +1,17 @@
-"""Accounts and balances (A2: customer account information, through a consent)."""
+"""Accounts, balances and transactions (A2: customer account information, through a consent)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from adapters.contract import Account, PageRequest
-from gateway.accounts.schemas import AccountIdPattern, AccountOut, BalanceOut
+from adapters.contract import Account, PageRequest, TimeWindow, Transaction
+from gateway.accounts.schemas import AccountIdPattern, AccountOut, BalanceOut, TransactionOut
 from gateway.deps import Call, CallRoute
-from gateway.errors import NotFoundError
-from gateway.http.params import Cursor, PageSize
+from gateway.errors import FieldError, NotFoundError, ValidationFailedError
+from gateway.http.params import Cursor, Instant, PageSize
 from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
 from gateway.http.schemas import Page, money
@@ -21,8 +21,25 @@ from policies.messages import Text
 router = APIRouter(prefix="/v1/accounts", tags=["Accounts"], route_class=CallRoute)
 AccountPage = Page[AccountOut]
 BalancePage = Page[BalanceOut]
+TransactionPage = Page[TransactionOut]
 AccountId = Annotated[
     str, Path(pattern=AccountIdPattern, description="An account id from /v1/accounts")
+]
+From = Annotated[
+    Instant | None,
+    Query(
+        alias="from",
+        description="Transactions booked at or after this moment: an RFC 3339 date-time with "
+        "offset (write + as %2B), or a date (YYYY-MM-DD) taken as 00:00 China time (+08:00).",
+    ),
+]
+To = Annotated[
+    Instant | None,
+    Query(
+        description="Transactions booked before this moment (exclusive), after `from`: an RFC "
+        "3339 date-time with offset (write + as %2B), or a date (YYYY-MM-DD) taken as 00:00 "
+        "China time (+08:00).",
+    ),
 ]
 NO_SUCH_ACCOUNT = Text(
     "This consent covers no account with this id: use an account_id from GET /v1/accounts.",
@@ -36,6 +53,12 @@ def _account_ref(call: Call, account_id: str) -> str:
     if ref is None:
         raise NotFoundError(NO_SUCH_ACCOUNT)
     return ref
+
+
+EMPTY_WINDOW = Text(
+    "`from` must be before `to`: the window is from `from` (inclusive) to `to` (exclusive).",
+    "from 必须早于 to：查询区间包含 from，不包含 to。",
+)
 
 
 def _account(call: Call, account_id: str, account: Account) -> AccountOut:
@@ -113,5 +136,50 @@ async def get_balances(call: Call, account_id: AccountId) -> Response:
             for b in balances
         ],
         "next_cursor": None,
+    }
+    return JsonResponse(page)
+
+
+def _transaction(call: Call, account_id: str, txn: Transaction) -> TransactionOut:
+    status: Literal["Booked", "Pending"] = "Pending" if txn.status == "Pending" else "Booked"
+    return {
+        "transaction_id": call.services.pairwise.transaction(call.partner_id, txn.core_ref),
+        "account_id": account_id,
+        "amount": money(txn.amount),
+        "credit_debit": txn.credit_debit,
+        "status": status,
+        "booked_at": txn.booked_at,
+        "description": txn.description,
+        "counterparty": txn.counterparty,
+    }
+
+
+@router.get(
+    "/{account_id}/transactions",
+    summary="Transactions of a consented account",
+    openapi_extra=product("accounts.transactions.read", problems=[501, 503, 504]),
+    response_model=TransactionPage,
+)
+async def list_transactions(
+    call: Call,
+    account_id: AccountId,
+    from_: From = None,
+    to: To = None,
+    page_size: PageSize = 50,
+    cursor: Cursor = None,
+) -> Response:
+    """The booked and pending transactions of one consented account, newest first,
+    optionally within `[from, to)`."""
+    if from_ is not None and to is not None and from_ >= to:
+        raise ValidationFailedError(EMPTY_WINDOW, errors=[FieldError("query.from", EMPTY_WINDOW)])
+    found = await call.services.core.accounts.list_transactions(
+        call.core_context(),
+        _account_ref(call, account_id),
+        TimeWindow(from_, to),
+        PageRequest(page_size, cursor),
+    )
+    page: TransactionPage = {
+        "data": [_transaction(call, account_id, t) for t in found.items],
+        "next_cursor": found.next_cursor,
     }
     return JsonResponse(page)

@@ -65,3 +65,36 @@ class BalanceOut(TypedDict):
     amount: Money
     credit_debit: Literal["Credit", "Debit"]
     as_of: datetime
+
+
+@with_config(
+    closed(
+        {
+            "transaction_id": "txn_q4m7zk2xv3n5w6d8f2h4j7k3l5pa",
+            "account_id": "acc_6n4xq2mjv7k3d5wzr2hbsc3e7fga",
+            "amount": {"value": "38.50", "currency": "CNY"},
+            "credit_debit": "Debit",
+            "status": "Booked",
+            "booked_at": "2026-11-27T04:12:09Z",
+            "description": "POS消费",
+            "counterparty": "永辉超市",
+        }
+    )
+)
+class TransactionOut(TypedDict):
+    """One booked or pending transaction of a consented account."""
+
+    transaction_id: Annotated[
+        str,
+        Field(
+            pattern=r"^txn_[a-z2-7]{1,64}$",
+            description="Stable for this partner; another partner sees another id.",
+        ),
+    ]
+    account_id: AccountId
+    amount: Money
+    credit_debit: Literal["Credit", "Debit"]
+    status: Literal["Booked", "Pending"]
+    booked_at: datetime
+    description: str
+    counterparty: Annotated[str, Field(description="Who paid or was paid; may be empty.")]

@@ -1,5 +1,5 @@
-"""Consent operations, each one unit of work; revocation stops the consent's tokens at once
-and tells the partner through the outbox."""
+"""Consent operations, each one unit of work; revocation and expiry stop the consent's tokens
+at once and tell the partner through the outbox."""
 
 from __future__ import annotations
 
@@ -13,13 +13,21 @@ from gateway.events.outbox import Event, EventType, Outbox
 from gateway.ids import new_id
 from gateway.oauth.refresh_tokens import RefreshTokens
 from gateway.revocations import Revocations
-from gateway.storage.database import Database
+from gateway.storage.database import Database, UnitOfWork
 from policies.pipeline import ConsentView
 from policies.vocabulary import ConsentStatus, ConsentType
 
+# Consents expired per unit of work: bounded, so one pass never holds locks for long.
+EXPIRY_BATCH = 100
+ENDED_BY: dict[ConsentStatus, EventType] = {
+    ConsentStatus.REVOKED: EventType.CONSENT_REVOKED,
+    ConsentStatus.EXPIRED: EventType.CONSENT_EXPIRED,
+}
+
 
 class ConsentService:
-    """Creates, reads and revokes consents (authorisation happens in the OAuth flow)."""
+    """Creates, reads, revokes and expires consents (authorisation happens in the OAuth
+    flow)."""
 
     def __init__(
         self,
@@ -77,18 +85,45 @@ class ConsentService:
             if consent is None:
                 return None
             if consent.status.is_live:
-                stamp = utcnow()
-                await self.store.set_status(uow.conn, consent_id, ConsentStatus.REVOKED, at=stamp)
-                await self.refresh_tokens.revoke_for_consent(uow.conn, consent_id)
-                until = max(consent.expires_at or stamp, stamp) + timedelta(days=1)
-                await self.revocations.record(uow, "consent", consent_id, until)
-                await self.outbox.add(
-                    uow.conn,
-                    Event(
-                        consent.partner_id,
-                        EventType.CONSENT_REVOKED,
-                        {"consent_id": consent_id, "status": ConsentStatus.REVOKED.value},
-                        occurred_at=stamp,
-                    ),
-                )
+                await self._end(uow, consent, ConsentStatus.REVOKED, utcnow())
         return await self.get(consent_id)
+
+    async def expire_due(self, now: datetime, partner_id: str | None = None) -> int:
+        """Expire every live consent (of `partner_id`, or of all partners) whose expiry is at or
+        before `now`, as `revoke` ends one, with a `consent.expired` event; return how many.
+
+        Replicas may run this at once: each locks its batch and skips the consents another
+        holds, so a consent expires once and has one event. `now` may be a partner's virtual
+        time (the sandbox clock); events say when the consent expired, its `expires_at`.
+        """
+        expired = 0
+        while True:
+            async with self.db.transaction() as uow:
+                due = await self.store.due_for_expiry(
+                    uow.conn, now, partner_id=partner_id, limit=EXPIRY_BATCH
+                )
+                for consent in due:
+                    assert consent.expires_at is not None
+                    await self._end(uow, consent, ConsentStatus.EXPIRED, consent.expires_at)
+            expired += len(due)
+            if len(due) < EXPIRY_BATCH:
+                return expired
+
+    async def _end(
+        self, uow: UnitOfWork, consent: Consent, status: ConsentStatus, at: datetime
+    ) -> None:
+        """End a live consent locked by `uow`: its refresh tokens are revoked, its access tokens
+        stop on every replica (until a day after they could have lived), the partner is told."""
+        await self.store.set_status(uow.conn, consent.id, status, at=at)
+        await self.refresh_tokens.revoke_for_consent(uow.conn, consent.id)
+        until = max(consent.expires_at or at, utcnow()) + timedelta(days=1)
+        await self.revocations.record(uow, "consent", consent.id, until)
+        await self.outbox.add(
+            uow.conn,
+            Event(
+                consent.partner_id,
+                ENDED_BY[status],
+                {"consent_id": consent.id, "status": status.value},
+                occurred_at=at,
+            ),
+        )

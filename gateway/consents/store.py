@@ -85,6 +85,28 @@ class ConsentStore:
         )
         return bool(result.rowcount)
 
+    async def due_for_expiry(
+        self,
+        conn: AsyncConnection,
+        now: datetime,
+        *,
+        partner_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Consent]:
+        """Up to `limit` live consents whose expiry is at or before `now`, soonest first,
+        locked for the caller's transaction; those another transaction holds are skipped."""
+        live = [s.value for s in ConsentStatus if s.is_live]
+        stmt = (
+            consents.select()
+            .where(consents.c.status.in_(live), consents.c.expires_at <= now)
+            .order_by(consents.c.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if partner_id is not None:
+            stmt = stmt.where(consents.c.partner_id == partner_id)
+        return [_consent(row) for row in await conn.execute(stmt)]
+
     async def set_status(
         self,
         conn: AsyncConnection,

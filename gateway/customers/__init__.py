@@ -1,0 +1,1 @@
+"""The consenting customer, as the partner may know them."""
