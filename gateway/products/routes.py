@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from adapters.contract import PageRequest
+from adapters.contract import Capability, PageRequest
 from gateway.deps import Call, CallRoute
 from gateway.http.params import Cursor, PageSize
 from gateway.http.responses import JsonResponse
@@ -29,6 +29,14 @@ def _product_id(core_ref: str) -> str:
     return "prd_" + core_ref.replace("/", "_")
 
 
+def offered(declared: frozenset[Capability]) -> frozenset[Capability]:
+    """What partners can use: the core's capabilities, and collections (bills and statements
+    kept by the gateway) wherever the core can take payments."""
+    if Capability.PAYMENTS in declared:
+        return declared | {Capability.COLLECTIONS}
+    return declared
+
+
 @router.get(
     "/capabilities",
     summary="What this bank's core supports",
@@ -41,7 +49,7 @@ async def capabilities(call: Call) -> Response:
     body: CapabilitiesOut = {
         "core": services.core.name,
         "environment": services.settings.environment.value,
-        "capabilities": sorted(c.value for c in services.core.capabilities()),
+        "capabilities": sorted(c.value for c in offered(services.core.capabilities())),
     }
     return JsonResponse(body)
 

@@ -22,7 +22,15 @@ class TestProducts:
         """/v1/capabilities lists what the core adapter declares and implements."""
         body = (await client.get("/v1/capabilities", headers=auth)).json()
         assert body["core"] == "sandbox"
-        assert body["capabilities"] == ["accounts", "customers", "deposits", "loans", "wealth"]
+        assert body["capabilities"] == [
+            "accounts",
+            "collections",
+            "customers",
+            "deposits",
+            "loans",
+            "payments",
+            "wealth",
+        ]
 
     async def test_loans_and_wealth(self, client: httpx.AsyncClient, auth: dict[str, str]) -> None:
         """Loan and wealth products come with amounts as decimal strings and risk levels."""
