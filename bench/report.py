@@ -222,7 +222,7 @@ def table(summaries: list[PhaseSummary]) -> str:
             verdict = f"≥ {s.target:g}× {'✅ met' if s.meets_target else '❌ missed'}"
         lines.append(
             f"| {LABELS[s.phase]} | {s.rps:,.0f} | {s.p50_ms:.2f} | {s.p99_ms:.2f} "
-            f"| {s.rps_ratio:.2f} | {s.rps_ratio_orjson:.2f} "
+            f"| {_ratio(s.rps_ratio)} | {_ratio(s.rps_ratio_orjson)} "
             f"| {s.p50_ratio:.2f} | {s.p50_ratio_orjson:.2f} "
             f"| {s.p99_ratio:.2f} | {s.p99_ratio_orjson:.2f} "
             f"| {_number(s.cpu_us_per_request)} | {verdict} |"
@@ -319,6 +319,11 @@ finishes those), no answered payment id may repeat, and no answer may be marked
 
 {_payment_rounds(config)}
 """
+
+
+def _ratio(value: float) -> str:
+    """Two decimals, or three below 0.1 (a small ratio should not read as zero)."""
+    return f"{value:.2f}" if value >= 0.1 else f"{value:.3f}"
 
 
 def _number(value: float | None) -> str:
