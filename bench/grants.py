@@ -1,8 +1,8 @@
 """Set-up over HTTP: a sandbox partner and customer-consented tokens, as a partner gets them.
 
-The same flow as `tests.factories.customer_grant`, with a synchronous `httpx.Client`:
-client credentials → consent → PAR → /sandbox/authorize → authorization-code exchange
-(with a DPoP proof when the token is to be DPoP-bound).
+The same flows as `tests.factories.customer_grant` and `payment_grant`, with a synchronous
+`httpx.Client`: client credentials → consent → PAR → /sandbox/authorize → authorization-code
+exchange (with a DPoP proof when the token is to be DPoP-bound).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from bench.proofs import ProofKey
 
 CALLBACK = "http://127.0.0.1/callback"
 PERMISSIONS = ["ReadAccountsBasic", "ReadAccountsDetail", "ReadBalances"]
+CUSTOMER = "zhang.wei"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Partner:
 
     client_id: str
     client_secret: str
+    partner_id: str
 
     @property
     def basic(self) -> httpx.BasicAuth:
@@ -72,7 +74,7 @@ def sign_up(client: httpx.Client) -> Partner:
         ),
         201,
     )
-    return Partner(body["client_id"], body["client_secret"])
+    return Partner(body["client_id"], body["client_secret"], body["partner_id"])
 
 
 def _pkce_pair() -> tuple[str, str]:
@@ -81,31 +83,39 @@ def _pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def customer_grant(client: httpx.Client, partner: Partner, *, dpop: bool) -> Grant:
-    """Consent → PAR → /sandbox/authorize → token; DPoP-bound when `dpop`."""
-    partner_token = _expect(
+def partner_token(client: httpx.Client, partner: Partner, scope: str = "consents") -> str:
+    """A client-credentials access token of the partner."""
+    issued = _expect(
         client.post(
             "/oauth/token",
-            data={"grant_type": "client_credentials", "scope": "consents"},
+            data={"grant_type": "client_credentials", "scope": scope},
             auth=partner.basic,
         ),
         200,
-    )["access_token"]
-    consent_id = _expect(
+    )
+    return str(issued["access_token"])
+
+
+def _consent(client: httpx.Client, consents_token: str, body: dict[str, Any]) -> str:
+    created = _expect(
         client.post(
-            "/v1/consents",
-            json={"type": "account_access", "permissions": PERMISSIONS},
-            headers={"Authorization": f"Bearer {partner_token}"},
+            "/v1/consents", json=body, headers={"Authorization": f"Bearer {consents_token}"}
         ),
         201,
-    )["consent_id"]
+    )
+    return str(created["consent_id"])
+
+
+def _authorised_token(
+    client: httpx.Client, partner: Partner, consent_id: str, scope: str, key: ProofKey | None
+) -> tuple[str, float]:
+    """PAR → the customer approves at /sandbox/authorize → code exchange: (token, expiry)."""
     verifier, challenge = _pkce_pair()
-    key = ProofKey() if dpop else None
     form = {
         "response_type": "code",
         "client_id": partner.client_id,
         "redirect_uri": CALLBACK,
-        "scope": "accounts",
+        "scope": scope,
         "state": "bench",
         "code_challenge": challenge,
         "code_challenge_method": "S256",
@@ -119,7 +129,7 @@ def customer_grant(client: httpx.Client, partner: Partner, *, dpop: bool) -> Gra
     redirect = _expect(
         client.post(
             "/sandbox/authorize",
-            json={"request_uri": request_uri, "customer": "zhang.wei"},
+            json={"request_uri": request_uri, "customer": CUSTOMER},
             auth=partner.basic,
         ),
         200,
@@ -141,11 +151,21 @@ def customer_grant(client: httpx.Client, partner: Partner, *, dpop: bool) -> Gra
         ),
         200,
     )
-    expected_type = "DPoP" if dpop else "Bearer"
+    expected_type = "DPoP" if key is not None else "Bearer"
     if issued.get("token_type", "").lower() != expected_type.lower():
         raise RuntimeError(f"expected a {expected_type} token, got {issued.get('token_type')}")
-    token = issued["access_token"]
-    expires_at = time.time() + float(issued.get("expires_in", 300))
+    return issued["access_token"], time.time() + float(issued.get("expires_in", 300))
+
+
+def customer_grant(client: httpx.Client, partner: Partner, *, dpop: bool) -> Grant:
+    """Consent → PAR → /sandbox/authorize → token; DPoP-bound when `dpop`."""
+    consent_id = _consent(
+        client,
+        partner_token(client, partner),
+        {"type": "account_access", "permissions": PERMISSIONS},
+    )
+    key = ProofKey() if dpop else None
+    token, expires_at = _authorised_token(client, partner, consent_id, "accounts", key)
     accounts = _expect(
         client.get("/v1/accounts", headers=auth_headers(client, token, key, "/v1/accounts")),
         200,
@@ -176,3 +196,43 @@ def fetch_balances(client: httpx.Client, grant: Grant) -> dict[str, Any]:
     path = balances_path(grant)
     headers = auth_headers(client, grant.access_token, grant.dpop_key, path)
     return _expect(client.get(path, headers=headers), 200)
+
+
+@dataclass(frozen=True)
+class PaymentGrant:
+    """A customer's payment consent, its (Bearer) token and the `POST /v1/payments` body the
+    consent allows."""
+
+    partner_id: str
+    access_token: str
+    expires_at: float
+    body: dict[str, Any]
+
+
+def payment_grant(
+    client: httpx.Client, partner: Partner, consents_token: str, terms: dict[str, Any]
+) -> PaymentGrant:
+    """Payment consent for `terms` → PAR (scope `payments`) → /sandbox/authorize → token, and
+    the debtor account the customer chose (`account_ids[0]` of the consent)."""
+    consent_id = _consent(
+        client,
+        consents_token,
+        {"type": "payment", "permissions": ["InitiatePayments"], "payment": terms},
+    )
+    token, expires_at = _authorised_token(client, partner, consent_id, "payments", None)
+    consent = _expect(
+        client.get(
+            f"/v1/consents/{consent_id}", headers={"Authorization": f"Bearer {consents_token}"}
+        ),
+        200,
+    )
+    if consent.get("status") != "Authorised" or not consent.get("account_ids"):
+        raise RuntimeError(f"consent {consent_id} is not authorised with an account: {consent}")
+    body = {"consent_id": consent_id, "debtor_account_id": consent["account_ids"][0], **terms}
+    return PaymentGrant(partner.partner_id, token, expires_at, body)
+
+
+def reset_world(client: httpx.Client, partner: Partner) -> int:
+    """`POST /sandbox/reset`: the partner's sandbox world regenerated from its next seed (new
+    balances, no transfers); returns the seed."""
+    return int(_expect(client.post("/sandbox/reset", auth=partner.basic), 200)["seed"])

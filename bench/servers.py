@@ -150,13 +150,18 @@ BARE_FACTORIES = {
 }
 
 
-def bare_server(body_path: Path, log_path: Path, serialiser: str = "default") -> Server:
-    """A bare FastAPI app (bench/bare_app.py) serving the document in `body_path`.
+def bare_server(
+    body_path: Path, log_path: Path, serialiser: str = "default", payment_path: Path | None = None
+) -> Server:
+    """A bare FastAPI app (bench/bare_app.py) serving the balances document in `body_path`
+    (and, with `payment_path`, that payment document from `POST /v1/payments`).
 
     `serialiser` is "default" (FastAPI serialises the returned dict) or "orjson" (the route
     returns `Response(orjson.dumps(...))`).
     """
     env = {"BENCH_BARE_BODY": str(body_path)}
+    if payment_path is not None:
+        env["BENCH_BARE_PAYMENT"] = str(payment_path)
     name = "bare" if serialiser == "default" else f"bare-{serialiser}"
     factory = BARE_FACTORIES[serialiser]
     return Server(name, factory, free_port(), env, log_path, factory=True)

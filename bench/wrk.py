@@ -48,8 +48,11 @@ class Measurement:
     max_ms: float
     non_2xx: int
     socket_errors: int
-    proofs_loaded: int
-    proofs_reused: int
+    prepared_loaded: int  # single-use requests read (DPoP proofs, payments)
+    prepared_reused: int  # requests that found no unused one
+    sent: int = 0  # requests payments.lua generated (answered or still in flight at the end)
+    created: int = 0  # 201 answers
+    replayed: int = 0  # 201 answers marked Idempotent-Replayed
     server_cpu_us_per_request: float | None = None
     server_cpu_share: float | None = None
 
@@ -70,8 +73,11 @@ class Measurement:
             max_ms=latency["max"] / 1000,
             non_2xx=errors["status"],
             socket_errors=errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
-            proofs_loaded=report["proofs"],
-            proofs_reused=report["exhausted"],
+            prepared_loaded=report["loaded"],
+            prepared_reused=report["exhausted"],
+            sent=report["sent"],
+            created=report["created"],
+            replayed=report["replayed"],
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -28,7 +28,7 @@ function init(args)
       .. "DPoP: "
    exhausted = 0
    reused = false
-   proofs_loaded = count
+   loaded = count
 end
 
 function request()
