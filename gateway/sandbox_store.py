@@ -51,8 +51,8 @@ class _Transaction:
         self.state = state
         self.changed = False
 
-    async def transfers(self) -> list[Transfer]:
-        return await _transfers(self.conn, self.partner_id, self.state.seed)
+    async def transfers(self, account_ref: str | None = None) -> list[Transfer]:
+        return await _transfers(self.conn, self.partner_id, self.state.seed, account_ref)
 
     async def find(self, reference: str) -> Transfer | None:
         t = sandbox_transfers
@@ -89,11 +89,14 @@ class _Transaction:
         self.changed = True
 
 
-async def _transfers(conn: AsyncConnection, partner_id: str, seed: int) -> list[Transfer]:
+async def _transfers(
+    conn: AsyncConnection, partner_id: str, seed: int, account_ref: str | None = None
+) -> list[Transfer]:
     t = sandbox_transfers
-    rows = await conn.execute(
-        t.select().where(t.c.partner_id == partner_id, t.c.seed == seed).order_by(t.c.id)
-    )
+    stmt = t.select().where(t.c.partner_id == partner_id, t.c.seed == seed)
+    if account_ref is not None:
+        stmt = stmt.where(t.c.account_ref == account_ref)
+    rows = await conn.execute(stmt.order_by(t.c.id))
     return [_transfer(row) for row in rows]
 
 
@@ -139,6 +142,9 @@ class DatabaseSandboxStore:
                     yield transaction
                     if transaction.changed:
                         await self._save(uow.conn, partner_id, transaction.state)
+                        transaction.state = dataclasses.replace(
+                            transaction.state, version=int(locked.version) + 1
+                        )
                     return
             await self._create(partner_id, initial)
         raise RuntimeError(f"the sandbox world of {partner_id} cannot be created")

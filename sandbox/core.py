@@ -167,6 +167,7 @@ class SandboxCore:
         self.max_worlds = max_worlds
         self.refresh_after = refresh_after
         self._worlds: OrderedDict[str, _Entry] = OrderedDict()
+        self._clocks: dict[str, tuple[int, float]] = {}  # partner -> (offset, when read)
 
     def capabilities(self) -> frozenset[Capability]:
         """What the sandbox bank simulates."""
@@ -177,19 +178,23 @@ class SandboxCore:
     def now(self, partner_id: str) -> datetime:
         """The partner's virtual time, as this replica last read it (at most `refresh_after`
         seconds ago while the partner is active)."""
-        entry = self._worlds.get(partner_id)
-        offset = entry.state.clock_offset if entry is not None else 0
+        offset, _ = self._clocks.get(partner_id, (0, 0.0))
         return self._wall(partner_id) + timedelta(seconds=offset)
 
     async def current_time(self, partner_id: str) -> datetime:
-        """The partner's virtual time, read from the store if this replica's copy is stale."""
-        await self.load(partner_id)
+        """The partner's virtual time, its offset read from the store when this replica's is
+        older than `refresh_after` seconds (the world itself is not rebuilt)."""
+        _, read_at = self._clocks.get(partner_id, (0, float("-inf")))
+        if time.monotonic() - read_at >= self.refresh_after:
+            state = await self.store.state(partner_id)
+            self._clocks[partner_id] = (state.clock_offset if state else 0, time.monotonic())
         return self.now(partner_id)
 
     async def advance_clock(self, partner_id: str, by: timedelta) -> datetime:
         """Move the partner's clock forward by `by` and settle the transfers now due."""
         if by < timedelta(0):
             raise ValueError("the virtual clock only moves forward")
+        self._clocks.pop(partner_id, None)
         async with self.store.world(partner_id, self._initial(partner_id)) as tx:
             offset = tx.state.clock_offset + int(by.total_seconds())
             await tx.update(seed=tx.state.seed, anchor=tx.state.anchor, clock_offset=offset)
@@ -226,6 +231,7 @@ class SandboxCore:
                 pass
             state = await self.store.state(partner_id)
             assert state is not None
+        self._clocks[partner_id] = (state.clock_offset, time.monotonic())
         if entry is not None and entry.state == state:
             entry.checked = time.monotonic()
             self._worlds.move_to_end(partner_id)
@@ -325,12 +331,15 @@ class SandboxCore:
         partner_id = ctx.partner_id
         is_new = False
         async with self.store.world(partner_id, self._initial(partner_id)) as tx:
+            before = tx.state
             transfer = await tx.find(order.reference)
             if transfer is None:
-                transfer = await self._debit(partner_id, tx.state, await tx.transfers(), order)
+                held = await tx.transfers(order.debtor_account_ref)
+                transfer = await self._debit(partner_id, before, held, order)
                 await tx.add(transfer)
                 is_new = True
-        self._stale(partner_id)
+        if is_new:
+            self._posted(partner_id, before, tx.state, transfer)
         if is_new and outcome is Magic.CORE_TIMEOUT:
             raise CoreTimeout("the sandbox bank did not answer in time (magic value .53)")
         return _core_payment(partner_id, transfer)
@@ -355,21 +364,25 @@ class SandboxCore:
     async def _debit(
         self, partner_id: str, state: WorldState, transfers: list[Transfer], order: PaymentOrder
     ) -> Transfer:
-        """The debit for `order`, or the refusal the account's state calls for."""
+        """The debit for `order` given the account's `transfers` so far, or the refusal the
+        account's state calls for."""
         entry = self._worlds.get(partner_id)
-        if entry is None or entry.state.seed != state.seed or entry.state.anchor != state.anchor:
-            entry = self._cache(partner_id, state, transfers)
-        book = entry.world.books.get(order.debtor_account_ref)
+        if entry is not None and (entry.state.seed, entry.state.anchor) == (
+            state.seed,
+            state.anchor,
+        ):
+            world, base_cents = entry.world, entry.base_cents
+        else:  # generated for this check only: the cache holds complete worlds alone
+            world = generate_world(partner_id, state.seed, state.anchor)
+            base_cents = {ref: _cents(book.booked_balance) for ref, book in world.books.items()}
+        book = world.books.get(order.debtor_account_ref)
         if book is None:
             raise CoreNotFound("account not found")
         outcome = magic(order.amount.cents)
         if outcome is Magic.ACCOUNT_FROZEN or book.account.status is not AccountStatus.ENABLED:
             raise CoreRejected("account-frozen", "the debtor account is frozen")
-        available = entry.base_cents[order.debtor_account_ref] + sum(
-            t.signed_cents()
-            for t in transfers
-            if t.account_ref == order.debtor_account_ref
-            and (t.status == "Booked" or t.credit_debit == "Debit")
+        available = base_cents[order.debtor_account_ref] + sum(
+            t.signed_cents() for t in transfers if t.status == "Booked" or t.credit_debit == "Debit"
         )
         if outcome is Magic.INSUFFICIENT_FUNDS or order.amount.cents > available:
             raise CoreRejected("insufficient-funds", "the debtor account lacks the funds")
@@ -419,6 +432,20 @@ class SandboxCore:
     def _initial(self, partner_id: str) -> WorldState:
         """A new partner's world: seed 0, history ending at the start of today (UTC)."""
         return WorldState(0, _day_start(self._wall(partner_id)), 0, 0)
+
+    def _posted(
+        self, partner_id: str, before: WorldState, after: WorldState, transfer: Transfer
+    ) -> None:
+        """Apply a committed transfer to the cached world when nothing else changed it
+        since (the version moved by exactly this one change); else read it again."""
+        entry = self._worlds.get(partner_id)
+        if entry is None or entry.state != before or after.version != before.version + 1:
+            self._stale(partner_id)
+            return
+        book = entry.world.books.get(transfer.account_ref)
+        if book is not None:
+            book.post(_transaction(partner_id, transfer))
+        entry.state = after
 
     def _stale(self, partner_id: str) -> None:
         """Make the next use of the partner's world read the store again."""

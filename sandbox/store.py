@@ -59,8 +59,8 @@ class WorldTransaction(Protocol):
 
     state: WorldState
 
-    async def transfers(self) -> list[Transfer]:
-        """The transfers of the current seed, oldest first."""
+    async def transfers(self, account_ref: str | None = None) -> list[Transfer]:
+        """The transfers of the current seed (on one account, when given), oldest first."""
         ...
 
     async def find(self, reference: str) -> Transfer | None: ...
@@ -91,7 +91,8 @@ class SandboxStore(Protocol):
         self, partner_id: str, initial: WorldState
     ) -> AbstractAsyncContextManager[WorldTransaction]:
         """The partner's world, locked, created as `initial` if it does not exist yet; the
-        version is bumped when the block changed anything and commits."""
+        version is bumped when the block changed anything and commits (the transaction's
+        `state` then carries the new version)."""
         ...
 
 
@@ -108,8 +109,12 @@ class _MemoryTransaction:
         self._transfers = list(world.transfers)
         self.changed = False
 
-    async def transfers(self) -> list[Transfer]:
-        return [t for seed, t in self._transfers if seed == self.state.seed]
+    async def transfers(self, account_ref: str | None = None) -> list[Transfer]:
+        return [
+            t
+            for seed, t in self._transfers
+            if seed == self.state.seed and account_ref in (None, t.account_ref)
+        ]
 
     async def find(self, reference: str) -> Transfer | None:
         return next((t for _, t in self._transfers if t.reference == reference), None)
@@ -167,3 +172,4 @@ class MemorySandboxStore:
                 world.state = dataclasses.replace(
                     transaction.state, version=world.state.version + 1
                 )
+                transaction.state = world.state
