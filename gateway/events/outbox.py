@@ -23,6 +23,10 @@ class EventType(StrEnum):
 
     CONSENT_REVOKED = "consent.revoked"
     CONSENT_EXPIRED = "consent.expired"
+    PAYMENT_STATUS_CHANGED = "payment.status_changed"
+    BILL_PAID = "bill.paid"
+    BILL_CANCELLED = "bill.cancelled"
+    BILL_EXPIRED = "bill.expired"
 
 
 @dataclass(frozen=True, slots=True)
