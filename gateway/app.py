@@ -23,6 +23,8 @@ from adapters.resilience import CoreClient
 from gateway import errors
 from gateway.accounts import routes as accounts
 from gateway.clock import PartnerClock, SandboxClock, WallClock
+from gateway.collections import routes as collections
+from gateway.collections.service import BillService
 from gateway.consents import routes as consents
 from gateway.consents.service import ConsentService
 from gateway.events.outbox import Outbox
@@ -239,6 +241,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         registry=registry,
         oauth_state=oauth_state,
         consents=consent_service,
+        bills=BillService(db, outbox, clock),
         outbox=outbox,
         revocations=revocations,
         revocation_list=revocation_list,
@@ -315,6 +318,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "oauth_state": services.oauth_state.purge_expired,
         "signing_keys": services.keys.purge,
         "idempotency_keys": services.idempotency.purge_expired,
+        "bills_due": services.bills.process_all_due,
     }
     if isinstance(services.attempts.store, DatabaseAttempts):
         jobs["authorization_attempts"] = services.attempts.store.purge_expired
@@ -372,6 +376,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accounts.router,
         products.router,
         consents.router,
+        collections.router,
         oauth_routes.router,
         oauth_pages.router,
         health.router,

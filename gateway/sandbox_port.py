@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fastapi import Request
+from starlette.responses import Response
 
 from adapters.contract import Customer
+from gateway.collections.bank_channel import pay_bill_at_bank
 from gateway.errors import (
     FieldError,
     InvalidRequestError,
@@ -34,7 +36,13 @@ from policies.messages import Text
 from policies.pipeline import Exchange
 from policies.vocabulary import CUSTOMER_SCOPES, PARTNER_SCOPES
 from sandbox.core import ONE_TIME_CODE, TEST_PASSWORD, SandboxCore
-from sandbox.router import AuthorizeRequest, SignupRequest, SignupResponse, TestCustomer
+from sandbox.router import (
+    AuthorizeRequest,
+    BillPaymentRequest,
+    SignupRequest,
+    SignupResponse,
+    TestCustomer,
+)
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1/callback"
 SIGNUPS = Rate(count=10, period=3600)
@@ -174,6 +182,13 @@ class GatewaySandboxPort:
 
     async def customers(self, partner_id: str) -> list[TestCustomer]:
         return _test_customers(await self.bank.list_customers(partner_id))
+
+    async def pay_bill(
+        self, request: Request, partner_id: str, bill_id: str, body: BillPaymentRequest
+    ) -> Response:
+        return await pay_bill_at_bank(
+            self.services, request.scope["state"]["exchange"], partner_id, bill_id, body.channel
+        )
 
 
 def _test_customers(customers: Iterable[Customer]) -> list[TestCustomer]:

@@ -8,6 +8,7 @@ from typing import Any
 from adapters.identity import CustomerAuthenticator
 from adapters.resilience import CoreClient
 from gateway.clock import PartnerClock
+from gateway.collections.service import BillService
 from gateway.consents.service import ConsentService
 from gateway.events.outbox import Outbox
 from gateway.idempotency import DatabaseIdempotencyStore
@@ -39,6 +40,7 @@ class Services:
     registry: Registry
     oauth_state: OAuthState
     consents: ConsentService
+    bills: BillService
     outbox: Outbox
     revocations: Revocations
     revocation_list: RevocationList

@@ -11,12 +11,14 @@ words for people.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Path, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, with_config
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
+from starlette.responses import Response
 from typing_extensions import TypedDict
 
 
@@ -195,6 +197,40 @@ class AuthorizeResponse(TypedDict):
     ]
 
 
+class BillPaymentRequest(_Body):
+    """How the payer pays the bill at the bank."""
+
+    channel: Literal["counter", "mobile_banking", "atm"] = "mobile_banking"
+
+
+_PAID_BILL: JsonDict = {
+    "bill_id": "bill_m3xq7k2n5v4w6d2f8hjb3c4e",
+    "status": "Paid",
+    "amount": {"value": "3800.00", "currency": "CNY"},
+    "paid_via": "mobile_banking",
+    "settled_at": "2026-11-28T03:15:20Z",
+    "settles_at": None,
+}
+
+
+@with_config(_closed({"value": "3800.00", "currency": "CNY"}))
+class BillAmount(TypedDict):
+    value: Annotated[str, Field(pattern=r"^(0|[1-9]\d{0,12})\.\d{2}$")]
+    currency: str
+
+
+@with_config(_closed(_PAID_BILL))
+class BillPayment(TypedDict):
+    """The bill after the payer paid: `Paid`, or still `Open` until `settles_at` (`.55`)."""
+
+    bill_id: str
+    status: str
+    amount: BillAmount
+    paid_via: str
+    settled_at: datetime | None
+    settles_at: datetime | None
+
+
 class SandboxPort(Protocol):
     """What the sandbox routes need from the gateway."""
 
@@ -207,6 +243,12 @@ class SandboxPort(Protocol):
     async def authorize(self, client_id: str, partner_id: str, body: AuthorizeRequest) -> str: ...
 
     async def customers(self, partner_id: str) -> list[TestCustomer]: ...
+
+    async def pay_bill(
+        self, request: Request, partner_id: str, bill_id: str, body: BillPaymentRequest
+    ) -> Response:
+        """A payer pays the partner's bill at a bank channel: `200` Paid, or `202` pending."""
+        ...
 
 
 def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
@@ -246,5 +288,27 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
         """The consent step for automated tests: the named test customer approves (or
         denies) the pushed request; the answer is where the browser would be redirected."""
         return {"redirect_to": await port.authorize(who[0], who[1], body)}
+
+    @router.post(
+        "/bills/{bill_id}/pay",
+        summary="A payer pays a bill at a bank channel",
+        openapi_extra=declare("sandbox.bills.pay", problems=[404, 409, 503, 504]),
+        response_model=BillPayment,
+        responses={202: {"model": BillPayment, "description": "Pending until `settles_at`."}},
+    )
+    async def pay_bill(
+        request: Request,
+        bill_id: Annotated[str, Path(pattern=r"^bill_[a-z2-7]{1,64}$")],
+        body: Annotated[BillPaymentRequest | None, Body()] = None,
+        who: tuple[str, str] = caller,
+    ) -> Response:
+        """A payer pays the bill with its pay code at a counter, an ATM or in mobile banking
+        (`channel`, default `mobile_banking`). The cents of the bill's amount choose the
+        outcome: `.51` `422 insufficient-funds`, `.52` `422 account-frozen`, `.53`
+        `504 core-timeout`, `.54` `503 core-unavailable` (nothing changes for these); `.55`
+        `202`, the bill stays Open until the partner's clock passes `settles_at` (one hour);
+        any other `200`, Paid now, with a `bill.paid` event. A bill that is not Open is
+        `409 bill-not-open`."""
+        return await port.pay_bill(request, who[1], bill_id, body or BillPaymentRequest())
 
     return router
