@@ -254,7 +254,7 @@ class BillService:
         today = business_day(now)
         if day > today:
             problem = FUTURE_DAY.format(today=today.isoformat())
-            raise ValidationFailedError(BAD_DAY, errors=[FieldError("date", problem)])
+            raise ValidationFailedError(BAD_DAY, errors=[FieldError("path.date", problem)])
         # Whatever settles by now is booked first, so a day that is over is complete.
         await self.process_due(partner_id, now)
         start, end = day_window(day)

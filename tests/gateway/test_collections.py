@@ -135,7 +135,9 @@ class TestBillInput:
 
 
 class TestIdempotentIssue:
-    async def test_same_key_same_body_replays(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def test_same_key_same_body_replays(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
         """A retry with the same key and body answers the same bill, marked replayed, and
         writes nothing more."""
         who = await collector(client)
@@ -288,7 +290,9 @@ class TestCancelBill:
         assert again.status_code == 200
         assert again.json() == first.json()
         cancelled = [e for e in await events_of(app, who.partner_id) if e[0] == "bill.cancelled"]
-        assert cancelled == [("bill.cancelled", {"bill_id": bill["bill_id"], "status": "Cancelled"})]
+        assert cancelled == [
+            ("bill.cancelled", {"bill_id": bill["bill_id"], "status": "Cancelled"})
+        ]
 
     async def test_cancel_paid_bill_is_refused(self, client: httpx.AsyncClient) -> None:
         """A Paid bill cannot be cancelled: 409 bill-not-open, in both languages."""
