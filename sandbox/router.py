@@ -213,6 +213,15 @@ _PAID_BILL: JsonDict = {
 }
 
 
+_PENDING_BILL: JsonDict = {
+    **_PAID_BILL,
+    "amount": {"value": "3800.55", "currency": "CNY"},
+    "status": "Open",
+    "settled_at": None,
+    "settles_at": "2026-11-28T04:15:20Z",
+}
+
+
 @with_config(_closed({"value": "3800.00", "currency": "CNY"}))
 class BillAmount(TypedDict):
     value: Annotated[str, Field(pattern=r"^(0|[1-9]\d{0,12})\.\d{2}$")]
@@ -294,7 +303,13 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
         summary="A payer pays a bill at a bank channel",
         openapi_extra=declare("sandbox.bills.pay", problems=[404, 409, 503, 504]),
         response_model=BillPayment,
-        responses={202: {"model": BillPayment, "description": "Pending until `settles_at`."}},
+        responses={
+            202: {
+                "model": BillPayment,
+                "description": "Pending (`.55`): the bill stays Open until `settles_at`.",
+                "content": {"application/json": {"example": _PENDING_BILL}},
+            }
+        },
     )
     async def pay_bill(
         request: Request,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from adapters.contract import Money
 from gateway.collections.models import is_valid_pay_code
 from tests.gateway.collections_helpers import (
     BILLS,
@@ -323,3 +325,37 @@ class TestCancelBill:
         assert first.status_code == again.status_code == 200
         assert again.headers["idempotent-replayed"] == "true"
         assert again.json() == first.json()
+
+
+class TestPayCodeCollision:
+    async def test_taken_pay_code_is_drawn_again(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        """A pay code the partner already uses is drawn again, and the unit of work that
+        issues the bill still commits (on PostgreSQL too)."""
+        from gateway.collections.models import BillCategory, new_pay_code
+        from gateway.collections.service import BillService
+        from tests.factories import services_of
+
+        who = await collector(client)
+        taken = (await issue(client, who))["pay_code"]
+        fresh = new_pay_code()
+        codes = iter([taken, taken, fresh])
+        services = services_of(app)
+        service = BillService(
+            services.db, services.outbox, services.clock, pay_codes=lambda: next(codes)
+        )
+        async with services.db.transaction() as uow:
+            bill = await service.create(
+                uow,
+                partner_id=who.partner_id,
+                category=BillCategory.MEDICAL,
+                payer_reference="P-1",
+                payer_name="李娜",
+                description="门诊费用",
+                amount=Money.of_cents(1500),
+                due_date=date.today(),
+            )
+        assert bill.pay_code == fresh
+        read = await client.get(f"{BILLS}/{bill.id}", headers=who.headers)
+        assert read.json()["pay_code"] == fresh
