@@ -233,9 +233,9 @@ class BillPayment(TypedDict):
     """The bill after the payer paid: `Paid`, or still `Open` until `settles_at` (`.55`)."""
 
     bill_id: str
-    status: str
+    status: Literal["Paid", "Open"]
     amount: BillAmount
-    paid_via: str
+    paid_via: Literal["counter", "mobile_banking", "atm"]
     settled_at: datetime | None
     settles_at: datetime | None
 

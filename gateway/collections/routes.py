@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query
@@ -16,6 +15,7 @@ from gateway.collections.schemas import (
     BillOut,
     BillPage,
     BillRequest,
+    CalendarDate,
     StatementOut,
     bill_out,
     statement_out,
@@ -162,13 +162,15 @@ async def cancel_bill(call: Call, bill_id: BillId) -> Response:
 )
 async def get_statement(
     call: Call,
-    day: Annotated[date, Path(alias="date", description="A China business day, YYYY-MM-DD.")],
+    day: Annotated[
+        CalendarDate, Path(alias="date", description="A China business day, YYYY-MM-DD.")
+    ],
 ) -> Response:
     chosen = choose(call.headers.get("accept"), (JSON, CSV))
     if chosen is None:
         raise NotAcceptableError(NOT_ACCEPTABLE)
     statement = await call.services.bills.statement(call.partner_id, day)
-    headers = {DIGEST_HEADER: f"sha-256={statement.digest}"}
+    headers = {DIGEST_HEADER: f"sha-256={statement.digest}", "Vary": "Accept"}
     if chosen == CSV:
         return Response(statement.csv, 200, headers, media_type=CSV_MEDIA_TYPE)
     return JsonResponse(statement_out(statement), headers=headers)

@@ -84,6 +84,11 @@ FUTURE_DAY = Text(
     "There is no statement for a day that has not begun: today is {today} (China business day).",
     "尚未到来的日期没有对账单：今天是 {today}（北京时间营业日）。",
 )
+FIRST_DAY = date(1970, 1, 1)
+BEFORE_FIRST_DAY = Text(
+    "Statements begin on 1970-01-01: ask for a later day.",
+    "对账单自 1970-01-01 起提供：请查询之后的日期。",
+)
 BAD_DAY = Text("The statement date is not acceptable: see `errors`.", "对账日期无效：详见 errors。")
 BAD_CURSOR = Text(
     "The cursor is not valid: pass the next_cursor of the previous page unchanged.",
@@ -252,8 +257,10 @@ class BillService:
         `closed` once the day is over for the partner, after which it never changes."""
         now = await self.clock.now(partner_id)
         today = business_day(now)
-        if day > today:
-            problem = FUTURE_DAY.format(today=today.isoformat())
+        if not FIRST_DAY <= day <= today:
+            problem = (
+                FUTURE_DAY.format(today=today.isoformat()) if day > today else BEFORE_FIRST_DAY
+            )
             raise ValidationFailedError(BAD_DAY, errors=[FieldError("path.date", problem)])
         # Whatever settles by now is booked first, so a day that is over is complete.
         await self.process_due(partner_id, now)

@@ -200,9 +200,17 @@ class TestStatementRequests:
         assert (await client.get(f"{STATEMENTS}/{today}", headers=who.headers)).status_code == 200
 
     async def test_malformed_date_is_refused(self, client: httpx.AsyncClient) -> None:
-        """A date that is not YYYY-MM-DD is 422 naming it."""
+        """A date that is not YYYY-MM-DD (a number of seconds, a timestamp), or one before
+        statements begin, is 422 naming it."""
         who = await collector(client)
-        for bad in ("2026-02-30", "yesterday"):
+        for bad in (
+            "2026-02-30",
+            "yesterday",
+            "0",
+            "1764288000",
+            "2026-11-28T00:00:00Z",
+            "1969-12-31",
+        ):
             response = await client.get(f"{STATEMENTS}/{bad}", headers=who.headers)
             assert response.status_code == 422, bad
             assert [e["path"] for e in response.json()["errors"]] == ["path.date"]
@@ -225,6 +233,7 @@ class TestStatementRequests:
             response = await client.get(path, headers=headers)
             assert response.status_code == 200, accept
             assert response.headers["content-type"] == expected, accept
+            assert response.headers["vary"] == "Accept"
         for accept in ("application/xml", "text/html", "text/csv;q=0"):
             refused = await client.get(path, headers={**who.headers, "Accept": accept})
             assert refused.status_code == 406, accept
