@@ -24,6 +24,8 @@ from adapters.resilience import CoreClient
 from gateway import errors
 from gateway.accounts import routes as accounts
 from gateway.clock import PartnerClock, SandboxClock, WallClock
+from gateway.collections import routes as collections
+from gateway.collections.service import BillService
 from gateway.consents import routes as consents
 from gateway.consents.service import ConsentService
 from gateway.customers import routes as customers
@@ -242,6 +244,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         par_ttl=settings.par_ttl,
     )
     idempotency = DatabaseIdempotencyStore(db)
+    bills = BillService(db, outbox, clock)
     payments_service = PaymentService(
         db=db,
         core=core,
@@ -250,6 +253,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         registry=registry,
         outbox=outbox,
         idempotency=idempotency,
+        bills=bills,
     )
     pipeline = Pipeline(
         [
@@ -270,6 +274,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
         registry=registry,
         oauth_state=oauth_state,
         consents=consent_service,
+        bills=bills,
         outbox=outbox,
         event_feed=EventFeed(db),
         revocations=revocations,
@@ -286,6 +291,7 @@ def build_services(settings: Settings) -> tuple[Services, SandboxCore | None]:
             {
                 "payments": _payments_step(payments_service),
                 "consents": _consents_step(consent_service),
+                "bills": bills.process_due,
             }
         ),
         core=core,
@@ -419,6 +425,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         products.router,
         events.router,
         consents.router,
+        collections.router,
         oauth_routes.router,
         oauth_pages.router,
         health.router,

@@ -15,6 +15,8 @@ the code names a page on the portal (`/problems/<code>`)::
      ├── MethodNotAllowedError          405 method-not-allowed
      ├── NotAcceptableError             406 not-acceptable
      ├── IdempotencyKeyInFlightError    409 idempotency-key-in-flight
+     ├── BillNotOpenError               409 bill-not-open
+     ├── BillPaymentPendingError        409 bill-payment-pending
      ├── RequestTimeoutError            408 request-timeout
      ├── PayloadTooLargeError           413 payload-too-large
      ├── UnsupportedMediaTypeError      415 unsupported-media-type
@@ -70,6 +72,8 @@ from policies.messages import Language, Text, negotiate
 from policies.pipeline import Outcome
 
 __all__ = [
+    "BillNotOpenError",
+    "BillPaymentPendingError",
     "CapabilityNotSupportedError",
     "ConsentInsufficientError",
     "CoreRejectedError",
@@ -110,6 +114,18 @@ class NotAcceptableError(ProblemError):
 
 class UnsupportedMediaTypeError(ProblemError):
     status, code = 415, "unsupported-media-type"
+
+
+class BillNotOpenError(ProblemError):
+    """The bill is no longer open (paid, cancelled or expired): it cannot be paid or cancelled."""
+
+    status, code = 409, "bill-not-open"
+
+
+class BillPaymentPendingError(ProblemError):
+    """A payment of the bill is pending: nothing else may pay or cancel it until it ends."""
+
+    status, code = 409, "bill-payment-pending"
 
 
 class CoreRejectedError(ProblemError):
@@ -183,6 +199,8 @@ PROBLEM_TITLES: dict[str, tuple[str, str]] = {
         "A request with this key is in progress",
         "相同幂等键的请求处理中",
     ),
+    "bill-not-open": ("Bill not open", "账单不在待缴状态"),
+    "bill-payment-pending": ("A payment of this bill is pending", "该账单有处理中的缴费"),
     "payload-too-large": ("Request body too large", "请求体过大"),
     "unsupported-media-type": ("Unsupported media type", "不支持的内容类型"),
     "insufficient-funds": ("Insufficient funds", "余额不足"),

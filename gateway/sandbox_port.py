@@ -11,8 +11,10 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from fastapi import Request
+from starlette.responses import Response
 
 from adapters.contract import Customer
+from gateway.collections.bank_channel import pay_bill_at_bank
 from gateway.errors import (
     FieldError,
     InvalidRequestError,
@@ -37,6 +39,7 @@ from policies.vocabulary import CUSTOMER_SCOPES, PARTNER_SCOPES
 from sandbox.core import ONE_TIME_CODE, TEST_PASSWORD, SandboxCore
 from sandbox.router import (
     AuthorizeRequest,
+    BillPaymentRequest,
     ClockAdvanced,
     ResetDone,
     SignupRequest,
@@ -197,6 +200,13 @@ class GatewaySandboxPort:
     async def reset(self, partner_id: str) -> ResetDone:
         seed = await self.bank.reset(partner_id)
         return {"seed": seed, "customers": await self.customers(partner_id)}
+
+    async def pay_bill(
+        self, request: Request, partner_id: str, bill_id: str, body: BillPaymentRequest
+    ) -> Response:
+        return await pay_bill_at_bank(
+            self.services, request.scope["state"]["exchange"], partner_id, bill_id, body.channel
+        )
 
 
 def _test_customers(customers: Iterable[Customer]) -> list[TestCustomer]:

@@ -8,6 +8,7 @@ from typing import Any
 from adapters.identity import CustomerAuthenticator
 from adapters.resilience import CoreClient
 from gateway.clock import PartnerClock
+from gateway.collections.service import BillService
 from gateway.consents.service import ConsentService
 from gateway.due import DueWork
 from gateway.events.feed import EventFeed
@@ -42,6 +43,7 @@ class Services:
     registry: Registry
     oauth_state: OAuthState
     consents: ConsentService
+    bills: BillService
     outbox: Outbox
     event_feed: EventFeed
     revocations: Revocations

@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Path, Request
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
+from starlette.responses import Response
 from typing_extensions import TypedDict
 
 
@@ -248,6 +249,49 @@ class ResetDone(TypedDict):
     customers: list[TestCustomer]
 
 
+class BillPaymentRequest(_Body):
+    """How the payer pays the bill at the bank."""
+
+    channel: Literal["counter", "mobile_banking", "atm"] = "mobile_banking"
+
+
+_PAID_BILL: JsonDict = {
+    "bill_id": "bill_m3xq7k2n5v4w6d2f8hjb3c4e",
+    "status": "Paid",
+    "amount": {"value": "3800.00", "currency": "CNY"},
+    "paid_via": "mobile_banking",
+    "settled_at": "2026-11-28T03:15:20Z",
+    "settles_at": None,
+}
+
+
+_PENDING_BILL: JsonDict = {
+    **_PAID_BILL,
+    "amount": {"value": "3800.55", "currency": "CNY"},
+    "status": "Open",
+    "settled_at": None,
+    "settles_at": "2026-11-28T04:15:20Z",
+}
+
+
+@with_config(_closed({"value": "3800.00", "currency": "CNY"}))
+class BillAmount(TypedDict):
+    value: Annotated[str, Field(pattern=r"^(0|[1-9]\d{0,12})\.\d{2}$")]
+    currency: str
+
+
+@with_config(_closed(_PAID_BILL))
+class BillPayment(TypedDict):
+    """The bill after the payer paid: `Paid`, or still `Open` until `settles_at` (`.55`)."""
+
+    bill_id: str
+    status: Literal["Paid", "Open"]
+    amount: BillAmount
+    paid_via: Literal["counter", "mobile_banking", "atm"]
+    settled_at: datetime | None
+    settles_at: datetime | None
+
+
 class SandboxPort(Protocol):
     """What the sandbox routes need from the gateway."""
 
@@ -264,6 +308,12 @@ class SandboxPort(Protocol):
     async def advance_clock(self, partner_id: str, by: timedelta) -> ClockAdvanced: ...
 
     async def reset(self, partner_id: str) -> ResetDone: ...
+
+    async def pay_bill(
+        self, request: Request, partner_id: str, bill_id: str, body: BillPaymentRequest
+    ) -> Response:
+        """A payer pays the partner's bill at a bank channel: `200` Paid, or `202` pending."""
+        ...
 
 
 def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
@@ -328,5 +378,33 @@ def build_router(port: SandboxPort, declare: Declare) -> APIRouter:
         and consents already given name accounts that no longer exist. Your clock keeps its
         time; your bills, payments and events stay as they are."""
         return await port.reset(who[1])
+
+    @router.post(
+        "/bills/{bill_id}/pay",
+        summary="A payer pays a bill at a bank channel",
+        openapi_extra=declare("sandbox.bills.pay", problems=[404, 409, 503, 504]),
+        response_model=BillPayment,
+        responses={
+            202: {
+                "model": BillPayment,
+                "description": "Pending (`.55`): the bill stays Open until `settles_at`.",
+                "content": {"application/json": {"example": _PENDING_BILL}},
+            }
+        },
+    )
+    async def pay_bill(
+        request: Request,
+        bill_id: Annotated[str, Path(pattern=r"^bill_[a-z2-7]{1,64}$")],
+        body: Annotated[BillPaymentRequest | None, Body()] = None,
+        who: tuple[str, str] = caller,
+    ) -> Response:
+        """A payer pays the bill with its pay code at a counter, an ATM or in mobile banking
+        (`channel`, default `mobile_banking`). The cents of the bill's amount choose the
+        outcome: `.51` `422 insufficient-funds`, `.52` `422 account-frozen`, `.53`
+        `504 core-timeout`, `.54` `503 core-unavailable` (nothing changes for these); `.55`
+        `202`, the bill stays Open until the partner's clock passes `settles_at` (one hour);
+        any other `200`, Paid now, with a `bill.paid` event. A bill that is not Open is
+        `409 bill-not-open`."""
+        return await port.pay_bill(request, who[1], bill_id, body or BillPaymentRequest())
 
     return router

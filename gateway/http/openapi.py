@@ -64,7 +64,12 @@ STATUSES: dict[int, tuple[tuple[str, ...], str]] = {
         "The token's scope or the consent does not cover this request.",
     ),
     404: (("not-found",), "No such resource for this caller (or not under this consent)."),
-    409: (("idempotency-key-in-flight",), "A request with this idempotency key is in progress."),
+    406: (("not-acceptable",), "None of the formats the Accept header asks for is offered."),
+    409: (
+        ("idempotency-key-in-flight", "bill-not-open", "bill-payment-pending"),
+        "A request with this idempotency key is in progress, or the resource's state does "
+        "not allow the operation.",
+    ),
     413: (("payload-too-large",), "The body is over 64 KiB."),
     415: (("unsupported-media-type",), "The body is not JSON (Content-Type: application/json)."),
     422: (("validation-failed",), "A field is invalid; `errors` names each one."),

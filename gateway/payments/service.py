@@ -39,6 +39,7 @@ from adapters.contract import (
 )
 from adapters.resilience import CoreClient
 from gateway.clock import PartnerClock, business_day, utcnow
+from gateway.collections.service import BillService
 from gateway.consents.models import Consent
 from gateway.consents.store import ConsentStore
 from gateway.errors import (
@@ -87,8 +88,10 @@ class PaymentService:
         registry: Registry,
         outbox: Outbox,
         idempotency: DatabaseIdempotencyStore,
+        bills: BillService,
     ) -> None:
         self.db = db
+        self.bills = bills
         self.core = core
         self.clock = clock
         self.catalog = catalog
@@ -385,13 +388,28 @@ class PaymentService:
         )
 
     async def _hold_bill(self, uow: UnitOfWork, payment: Payment) -> None:
-        """Hold the bill a payment settles (collections decide whether it is payable)."""
+        """Hold the bill a payment settles: the partner's, Open, of exactly this amount."""
+        if payment.bill_id is None:
+            return
+        await self.bills.payable(uow.conn, payment.partner_id, payment.bill_id, payment.amount)
+        await self.bills.reserve(uow, payment.partner_id, payment.bill_id, payment.id)
 
     async def _settle_bill(self, uow: UnitOfWork, payment: Payment, at: datetime) -> None:
-        """Mark the payment's bill paid."""
+        """The money arrived: the payment's bill is paid."""
+        if payment.bill_id is not None:
+            await self.bills.settle(
+                uow,
+                payment.partner_id,
+                payment.bill_id,
+                channel="customer_payment",
+                payment_id=payment.id,
+                at=at,
+            )
 
     async def _release_bill(self, uow: UnitOfWork, payment: Payment) -> None:
-        """Make the bill of a refused payment payable again."""
+        """The payment was refused: its bill is payable again."""
+        if payment.bill_id is not None:
+            await self.bills.release(uow, payment.partner_id, payment.bill_id, payment.id)
 
 
 async def check_per_consent_cap(services: _HasCaps, partner_id: str, value: str) -> None:

@@ -142,6 +142,33 @@ GUIDES: dict[str, Guide] = {
             "请稍候再用相同的幂等键和请求体重试，届时将得到第一次请求的结果。",
         ),
     ),
+    "bill-not-open": Guide(
+        409,
+        Text(
+            "The bill is no longer open: it was paid, cancelled or expired, and cannot be paid "
+            "or cancelled now.",
+            "该账单已不在待缴状态（已缴清、已撤销或已逾期），无法再缴费或撤销。",
+        ),
+        Text(
+            "Read the bill (GET /v1/collections/bills/{bill_id}) for its status; to collect "
+            "again, issue a new bill.",
+            "请查询账单（GET /v1/collections/bills/{bill_id}）了解其状态；"
+            "如需再次收款，请开立新账单。",
+        ),
+    ),
+    "bill-payment-pending": Guide(
+        409,
+        Text(
+            "A payment of the bill is being processed: until it settles or fails, the bill can "
+            "be neither paid again nor cancelled.",
+            "该账单有一笔缴费正在处理：在其完成或失败之前，账单既不能再次缴费，也不能撤销。",
+        ),
+        Text(
+            "Wait for the bill.paid event, or read the bill again later: it becomes Paid, or "
+            "payable again if the payment fails.",
+            "请等待 bill.paid 事件，或稍后再次查询账单：缴费成功则变为 Paid，失败则可重新缴费。",
+        ),
+    ),
     "payload-too-large": Guide(
         413,
         Text("The request body is over 64 KiB.", "请求体超过 64 KiB。"),
