@@ -21,6 +21,7 @@ from gateway.services import Services
 from policies.errors import ProblemError
 from policies.masking import mask_account_number
 from policies.messages import Text
+from policies.vocabulary import ConsentType
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action {targets}; frame-ancestors 'none'"
 PAGE_HEADERS = {
@@ -46,6 +47,28 @@ PERMISSION_TEXT = {
     "ReadWealth": Text("See wealth holdings", "查看理财持仓"),
     "TradeWealth": Text("Buy and sell wealth products", "买卖理财产品"),
 }
+# What the partner asks for, under the bank's name on every step but the error page.
+SUBTITLES = {
+    ConsentType.ACCOUNT_ACCESS: Text(
+        "{partner} is asking for access to your accounts.", "{partner} 请求访问您的账户信息。"
+    ),
+    ConsentType.PAYMENT: Text(
+        "{partner} is asking you to approve one payment.", "{partner} 请求您批准一笔付款。"
+    ),
+    ConsentType.DEPOSIT: Text(
+        "{partner} is asking for access to your term deposits.",
+        "{partner} 请求访问您的定期存款业务。",
+    ),
+    ConsentType.LOAN: Text(
+        "{partner} is asking for access to your loans and loan applications.",
+        "{partner} 请求访问您的贷款及贷款申请。",
+    ),
+    ConsentType.WEALTH: Text(
+        "{partner} is asking for access to your wealth investments.",
+        "{partner} 请求访问您的理财投资。",
+    ),
+}
+ASKING = Text("{partner} is asking for your authorisation.", "{partner} 请求您的授权。")
 
 
 def payment_view(terms: ConsentTerms) -> dict[str, str] | None:
@@ -76,6 +99,17 @@ async def partner_name(services: Services, pushed: PushedRequest | None) -> str 
     return partner.name if partner else None
 
 
+def subtitle(partner: str, consent_type: ConsentType | None) -> Text:
+    """What `partner` is asking the customer for, worded by the consent's type."""
+    wording = ASKING if consent_type is None else SUBTITLES[consent_type]
+    return wording.format(partner=partner)
+
+
+async def _consent_type(services: Services, pushed: PushedRequest) -> ConsentType | None:
+    consent = await services.consents.get(str(pushed.params["consent_id"]))
+    return consent.type if consent else None
+
+
 async def render(
     services: Services,
     pushed: PushedRequest | None,
@@ -85,11 +119,16 @@ async def render(
     **context: Any,
 ) -> HTMLResponse:
     """One step of the authorize pages (`login`, `otp`, `consent` or `error`)."""
+    partner = await partner_name(services, pushed)
+    asking = None
+    if partner and pushed is not None and step != "error":
+        asking = subtitle(partner, await _consent_type(services, pushed))
     html = templates.get_template("authorize.html").render(
         step=step,
         base=services.settings.issuer,
         bank_name=BANK_NAME,
-        partner_name=await partner_name(services, pushed),
+        partner_name=partner,
+        subtitle=asking,
         sandbox=services.settings.is_sandbox,
         **context,
     )
