@@ -8,11 +8,13 @@ partner's registered redirect URI, where the decision sends the customer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.responses import HTMLResponse
 
+from adapters.contract import Account, AccountStatus
 from adapters.identity import ConsentTerms
 from gateway.errors import PROBLEM_TITLES
 from gateway.http.templates import templates
@@ -68,7 +70,33 @@ SUBTITLES = {
         "{partner} 请求访问您的理财投资。",
     ),
 }
+ACCOUNT_NOTES = {
+    AccountStatus.FROZEN: Text("frozen", "已冻结"),
+    AccountStatus.CLOSED: Text("closed", "已销户"),
+}
 ASKING = Text("{partner} is asking for your authorisation.", "{partner} 请求您的授权。")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOption:
+    """One of the customer's accounts on the consent step (`id` is partner-facing)."""
+
+    id: str
+    label: str
+    is_enabled: bool
+    note: Text | None = None
+
+
+def account_option(account_id: str, account: Account) -> AccountOption:
+    """An account as the customer sees it: name, masked number, currency, and its status
+    when it cannot be used."""
+    masked = mask_account_number(account.account_number)
+    return AccountOption(
+        id=account_id,
+        label=f"{account.nickname} {masked} ({account.currency})",
+        is_enabled=account.status is AccountStatus.ENABLED,
+        note=ACCOUNT_NOTES.get(account.status),
+    )
 
 
 def payment_view(terms: ConsentTerms) -> dict[str, str] | None:

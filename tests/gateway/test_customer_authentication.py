@@ -371,7 +371,7 @@ class TestRequestExpiry:
             form, fields = await otp_form(client, partner, request_uri), {"code": "123456"}
         else:
             form = await consent_form(client, partner, request_uri, payment=True)
-            fields = {"decision": "approve", "accounts": form.checkboxes[0][1]}
+            fields = {"decision": "approve", "accounts": form.radios[0][1]}
         await expire(app, request_uri)
         late = await submit(client, form, **fields)
         assert_back_link(assert_page(late, 410, "Authorization expired"), "invalid_request_uri")
