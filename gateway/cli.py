@@ -6,8 +6,6 @@ import asyncio
 import json
 import os
 import sys
-import threading
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -366,15 +364,6 @@ def _show_credentials(settings: Settings, partner: DemoPartner, as_json: bool) -
     return True
 
 
-def _flush_logs_in_background(interval: float = 0.25) -> None:
-    def flush_forever() -> None:
-        while True:
-            time.sleep(interval)
-            flush_logs()
-
-    threading.Thread(target=flush_forever, name="log-flush", daemon=True).start()
-
-
 @app.command()
 def demo(as_json: JsonFlag = False) -> None:
     """Seed a demo partner (sandbox) and print a ready walkthrough with its credentials."""
@@ -432,11 +421,12 @@ def serve(
             **({} if shown else {"client_secret_not_shown": NOT_SHOWN}),
         )
     flush_logs()
-    if workers > 1:
-        _flush_logs_in_background()  # the supervisor's own lines; workers flush theirs
-    uvicorn.run(
-        "gateway.asgi:app", host=host, port=port, workers=workers, **server_options(settings)
-    )
+    try:
+        uvicorn.run(
+            "gateway.asgi:app", host=host, port=port, workers=workers, **server_options(settings)
+        )
+    finally:
+        flush_logs()  # the server's last lines, whatever ended it
 
 
 def main() -> None:
