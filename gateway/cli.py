@@ -29,12 +29,20 @@ from policies.vocabulary import OPS_SCOPES
 
 T = TypeVar("T")
 log = structlog.get_logger("obgw")
-app = typer.Typer(no_args_is_help=True, help="obgw open-banking gateway", add_completion=False)
-partners_app = typer.Typer(no_args_is_help=True, help="Scene partners")
-clients_app = typer.Typer(no_args_is_help=True, help="OAuth clients of partners")
-ops_app = typer.Typer(no_args_is_help=True, help="Clients for bank operations")
-keys_app = typer.Typer(no_args_is_help=True, help="Token signing keys")
-db_app = typer.Typer(no_args_is_help=True, help="Database schema")
+
+
+def _commands(help: str, **options: Any) -> typer.Typer:
+    """A command group. Plain help, not Typer's rich panels: those show a type after every
+    option, flags included (`--json <bool>`), though a flag takes no value."""
+    return typer.Typer(no_args_is_help=True, help=help, rich_markup_mode=None, **options)
+
+
+app = _commands("obgw open-banking gateway", add_completion=False)
+partners_app = _commands("Scene partners")
+clients_app = _commands("OAuth clients of partners")
+ops_app = _commands("Clients for bank operations")
+keys_app = _commands("Token signing keys")
+db_app = _commands("Database schema")
 app.add_typer(partners_app, name="partners")
 app.add_typer(clients_app, name="clients")
 app.add_typer(ops_app, name="ops-clients")
