@@ -389,18 +389,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
-            await housekeeper.stop()
-            await settler.stop()
-            await services.revocation_feed.stop()
-            await services.keys.stop()
-            await services.core.aclose()
-            if services.redis is not None:
-                await services.redis.aclose()
-            await services.db.dispose()
-            services.tracing.shutdown()
+            try:
+                await housekeeper.stop()
+                await settler.stop()
+                await services.revocation_feed.stop()
+                await services.keys.stop()
+                await services.core.aclose()
+                if services.redis is not None:
+                    await services.redis.aclose()
+                await services.db.dispose()
+                services.tracing.shutdown()
+            finally:
+                log.info("gateway_stopped", environment=settings.environment.value)
+                # Stopping the flusher writes every pending line; what the server logs after
+                # this (its own shutdown lines) is written at once.
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
 
     app = GatewayApp(
         title="obgw open-banking gateway",

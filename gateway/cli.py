@@ -6,8 +6,6 @@ import asyncio
 import json
 import os
 import sys
-import threading
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -31,12 +29,20 @@ from policies.vocabulary import OPS_SCOPES
 
 T = TypeVar("T")
 log = structlog.get_logger("obgw")
-app = typer.Typer(no_args_is_help=True, help="obgw open-banking gateway", add_completion=False)
-partners_app = typer.Typer(no_args_is_help=True, help="Scene partners")
-clients_app = typer.Typer(no_args_is_help=True, help="OAuth clients of partners")
-ops_app = typer.Typer(no_args_is_help=True, help="Clients for bank operations")
-keys_app = typer.Typer(no_args_is_help=True, help="Token signing keys")
-db_app = typer.Typer(no_args_is_help=True, help="Database schema")
+
+
+def _commands(help: str, **options: Any) -> typer.Typer:
+    """A command group. Plain help, not Typer's rich panels: those show a type after every
+    option, flags included (`--json <bool>`), though a flag takes no value."""
+    return typer.Typer(no_args_is_help=True, help=help, rich_markup_mode=None, **options)
+
+
+app = _commands("obgw open-banking gateway", add_completion=False)
+partners_app = _commands("Scene partners")
+clients_app = _commands("OAuth clients of partners")
+ops_app = _commands("Clients for bank operations")
+keys_app = _commands("Token signing keys")
+db_app = _commands("Database schema")
 app.add_typer(partners_app, name="partners")
 app.add_typer(clients_app, name="clients")
 app.add_typer(ops_app, name="ops-clients")
@@ -366,15 +372,6 @@ def _show_credentials(settings: Settings, partner: DemoPartner, as_json: bool) -
     return True
 
 
-def _flush_logs_in_background(interval: float = 0.25) -> None:
-    def flush_forever() -> None:
-        while True:
-            time.sleep(interval)
-            flush_logs()
-
-    threading.Thread(target=flush_forever, name="log-flush", daemon=True).start()
-
-
 @app.command()
 def demo(as_json: JsonFlag = False) -> None:
     """Seed a demo partner (sandbox) and print a ready walkthrough with its credentials."""
@@ -432,11 +429,12 @@ def serve(
             **({} if shown else {"client_secret_not_shown": NOT_SHOWN}),
         )
     flush_logs()
-    if workers > 1:
-        _flush_logs_in_background()  # the supervisor's own lines; workers flush theirs
-    uvicorn.run(
-        "gateway.asgi:app", host=host, port=port, workers=workers, **server_options(settings)
-    )
+    try:
+        uvicorn.run(
+            "gateway.asgi:app", host=host, port=port, workers=workers, **server_options(settings)
+        )
+    finally:
+        flush_logs()  # the server's last lines, whatever ended it
 
 
 def main() -> None:

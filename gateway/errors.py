@@ -292,6 +292,14 @@ def from_core_error(error: CoreError) -> ProblemError:
     )
 
 
+def _path(location: Sequence[Any]) -> str:
+    """The dotted path of a field: names and indices, without the union members pydantic
+    tried the value against (`literal['all']`, `list[constrained-str]`), which name types."""
+    return ".".join(
+        str(p) for p in location if p != "body" and not (isinstance(p, str) and "[" in p)
+    )
+
+
 def from_validation_errors(items: Sequence[Any]) -> ProblemError:
     """FastAPI's request validation errors as one problem naming every bad field.
 
@@ -303,8 +311,7 @@ def from_validation_errors(items: Sequence[Any]) -> ProblemError:
     for item in items:
         if item.get("type") in ("json_invalid", "model_attributes_type"):
             malformed = True
-        location = [str(p) for p in item.get("loc", ()) if p not in ("body",)]
-        field_errors.append(FieldError(".".join(location), field_message(item)))
+        field_errors.append(FieldError(_path(item.get("loc", ())), field_message(item)))
     if malformed:
         return InvalidRequestError(
             Text(

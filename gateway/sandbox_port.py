@@ -29,6 +29,7 @@ from gateway.limits import (
     address_bucket,
     retry_after_header,
 )
+from gateway.oauth.flow import AccountChoiceError
 from gateway.oauth.requests import OAuthError
 from gateway.partners.models import RegistryError
 from gateway.partners.redirect_uris import redirect_uri_problem
@@ -180,6 +181,9 @@ class GatewaySandboxPort:
                 return (await flow.deny(pushed)).redirect_to
             selected = None if body.accounts == "all" else list(body.accounts)
             return (await flow.approve(pushed, partner_id, customer, selected)).redirect_to
+        except AccountChoiceError as exc:
+            errors = [FieldError("accounts", exc.text)]
+            raise ValidationFailedError(exc.text, errors=errors) from None
         except OAuthError as exc:
             raise InvalidRequestError(exc.description) from None
 

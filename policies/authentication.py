@@ -65,14 +65,19 @@ class Authentication(BaseStage):
         if scheme not in ("bearer", "dpop"):
             # RFC 6750 §3.1: no credentials, or a scheme not used here: a bare challenge.
             schemes = (*self.schemes, "Basic") if takes_basic else self.schemes
-            missing = TOKEN_REQUIRED if self.allow_bearer else DPOP_TOKEN_REQUIRED
-            raise InvalidTokenError(missing, error=None, schemes=schemes)
+            raise InvalidTokenError(self._missing(takes_basic), error=None, schemes=schemes)
         if not credentials or " " in credentials:
             raise InvalidTokenError(
                 MALFORMED_CREDENTIALS, error="invalid_request", schemes=self._answering(scheme)
             )
         await self._token(exchange, scheme, credentials)
         return None
+
+    def _missing(self, takes_basic: bool) -> Text:
+        """What to send when no credential came: every kind the product takes."""
+        if takes_basic:
+            return SECRET_OR_TOKEN_REQUIRED if self.allow_bearer else SECRET_OR_DPOP_TOKEN_REQUIRED
+        return TOKEN_REQUIRED if self.allow_bearer else DPOP_TOKEN_REQUIRED
 
     def _answering(self, scheme: str) -> tuple[str, ...]:
         """The challenge for a credential sent with `scheme`: never `Bearer` where the
@@ -148,6 +153,23 @@ TOKEN_REQUIRED = Text(
 DPOP_TOKEN_REQUIRED = Text(
     "A DPoP-bound access token is required: send 'Authorization: DPoP <token>' with a DPoP proof.",
     "需要绑定 DPoP 的访问令牌：请发送“Authorization: DPoP <令牌>”并附 DPoP 证明。",
+)
+SECRET_OR_TOKEN_REQUIRED = Text(
+    "Client credentials are required: send the client's id and secret by HTTP Basic "
+    "('Authorization: Basic <base64 of client_id:client_secret>'), or an access token of the "
+    "client ('Authorization: DPoP <token>' with a DPoP proof, or 'Authorization: Bearer "
+    "<token>').",
+    "需要客户端凭据：请通过 HTTP Basic 发送客户端 ID 和密钥（“Authorization: Basic "
+    "<client_id:client_secret 的 Base64 编码>”），或发送该客户端的访问令牌（“Authorization: "
+    "DPoP <令牌>”并附 DPoP 证明，或“Authorization: Bearer <令牌>”）。",
+)
+SECRET_OR_DPOP_TOKEN_REQUIRED = Text(
+    "Client credentials are required: send the client's id and secret by HTTP Basic "
+    "('Authorization: Basic <base64 of client_id:client_secret>'), or a DPoP-bound access "
+    "token of the client ('Authorization: DPoP <token>' with a DPoP proof).",
+    "需要客户端凭据：请通过 HTTP Basic 发送客户端 ID 和密钥（“Authorization: Basic "
+    "<client_id:client_secret 的 Base64 编码>”），或发送该客户端绑定 DPoP 的访问令牌"
+    "（“Authorization: DPoP <令牌>”并附 DPoP 证明）。",
 )
 MALFORMED_CREDENTIALS = Text(
     "The Authorization header must be the scheme and one token, e.g. 'DPoP <token>'.",

@@ -100,6 +100,7 @@ EmailAddress = Annotated[
     AfterValidator(_email_address),
 ]
 RedirectUri = Annotated[str, Field(min_length=1, max_length=2000)]
+AccountId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class SignupRequest(_Body):
@@ -185,8 +186,11 @@ class AuthorizeRequest(_Body):
 
     request_uri: str = Field(min_length=1, max_length=200)
     customer: str = Field(min_length=1, max_length=64, examples=["zhang.wei"])
-    accounts: Literal["all"] | list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
-        default="all", max_length=50, description="`all`, or the account ids the customer selects."
+    accounts: Literal["all"] | Annotated[list[AccountId], Field(max_length=50)] = Field(
+        default="all",
+        description="`all`, or the account ids the customer selects. A payment consent is "
+        "authorised for exactly one account, the debtor account: name one id, or `all` for the "
+        "customer's first enabled account (their first account when none is enabled).",
     )
     decision: Literal["approve", "deny"] = "approve"
 

@@ -437,14 +437,15 @@ PAYMENT = {
 
 
 class Form(HTMLParser):
-    """The first form of a page: its action, hidden fields, checkboxes and buttons, and the
-    page's links."""
+    """The first form of a page: its action, hidden fields, checkboxes, radio buttons (with
+    whether each is checked) and buttons, and the page's links."""
 
     def __init__(self, html: str) -> None:
         super().__init__()
         self.action = ""
         self.fields: dict[str, str] = {}
         self.checkboxes: list[tuple[str, str]] = []
+        self.radios: list[tuple[str, str, bool]] = []
         self.buttons: list[tuple[str, str]] = []
         self.links: list[str] = []
         self.feed(html)
@@ -457,6 +458,8 @@ class Form(HTMLParser):
             self.fields[a["name"]] = a.get("value", "")
         elif tag == "input" and a.get("type") == "checkbox":
             self.checkboxes.append((a["name"], a.get("value", "")))
+        elif tag == "input" and a.get("type") == "radio":
+            self.radios.append((a["name"], a.get("value", ""), "checked" in a))
         elif tag == "button" and a.get("name"):
             self.buttons.append((a["name"], a.get("value", "")))
         elif tag == "a" and a.get("href"):
@@ -539,9 +542,12 @@ def interaction_claims(form: Form) -> dict[str, Any]:
 
 
 async def approve(client: httpx.AsyncClient, form: Form) -> httpx.Response:
-    """Approve on the consent page as a browser would: every account box is checked."""
+    """Approve on the consent page as a browser would, leaving the choice as offered: every
+    account box checked, or the pre-selected account of a payment."""
     data: dict[str, Any] = {**form.fields, "decision": "approve"}
-    data["accounts"] = [value for name, value in form.checkboxes if name == "accounts"]
+    data["accounts"] = [value for name, value in form.checkboxes if name == "accounts"] + [
+        value for name, value, checked in form.radios if name == "accounts" and checked
+    ]
     return await client.post(form.action, data=data)
 
 

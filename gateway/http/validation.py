@@ -91,8 +91,8 @@ BY_TYPE: dict[str, Text] = {
     "greater_than_equal": Text("This must be at least {ge}.", "不能小于 {ge}。"),
     "less_than": Text("This must be less than {lt}.", "必须小于 {lt}。"),
     "less_than_equal": Text("This must be at most {le}.", "不能大于 {le}。"),
-    "literal_error": Text("This must be one of: {expected}.", "必须是以下之一：{expected}。"),
-    "enum": Text("This must be one of: {expected}.", "必须是以下之一：{expected}。"),
+    "literal_error": Text("This must be one of: {expected}.", "必须是以下之一：{expected_zh}。"),
+    "enum": Text("This must be one of: {expected}.", "必须是以下之一：{expected_zh}。"),
     "decimal_type": Text(
         'This must be a decimal string such as "12.30".', '此处必须是十进制字符串，如 "12.30"。'
     ),
@@ -141,8 +141,11 @@ def field_message(item: Mapping[str, Any]) -> Text:
         return error.message
     template = BY_TYPE.get(str(item.get("type", "")))
     if template is not None:
+        values = {k: _plain(v) for k, v in context.items()}
+        if "expected" in context:
+            values["expected_zh"] = "、".join(_choices(str(context["expected"])))
         try:
-            return template.format(**{k: _plain(v) for k, v in context.items()})
+            return template.format(**values)
         except (KeyError, IndexError, ValueError):
             pass
     return Text(str(item.get("msg") or FALLBACK.en), FALLBACK.zh)
@@ -150,3 +153,10 @@ def field_message(item: Mapping[str, Any]) -> Text:
 
 def _plain(value: object) -> str:
     return str(value).replace("'", "")
+
+
+def _choices(expected: str) -> list[str]:
+    """The values in pydantic's English list of choices ("'a', 'b' or 'c'", or "1, 2 or 3"),
+    so that Chinese text can list them in its own way."""
+    quoted = re.findall(r"'([^']*)'", expected)
+    return quoted or [v for v in re.split(r", | or ", expected) if v]

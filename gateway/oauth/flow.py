@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlencode
 
-from adapters.contract import Account, Customer, PageRequest
+from adapters.contract import Account, AccountStatus, Customer, PageRequest
 from adapters.identity import ConsentTerms, CustomerAuthenticator
 from adapters.resilience import CoreClient
 from gateway.clock import utcnow
@@ -30,7 +30,7 @@ from gateway.partners.redirect_uris import is_registered
 from gateway.partners.service import Registry
 from gateway.storage.database import Database
 from policies.messages import Text
-from policies.vocabulary import CUSTOMER_SCOPES, ConsentStatus
+from policies.vocabulary import CUSTOMER_SCOPES, ConsentStatus, ConsentType
 
 CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 JKT = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -39,6 +39,14 @@ NO_CUSTOMER_LOGIN = Text(
     "authorised; use partner-level scopes, or ask the bank when customer login opens.",
     "本行暂未开通客户登录，无法授权需客户同意的权限范围；请使用合作方级别的权限范围，"
     "或向银行咨询客户登录的开通时间。",
+)
+NOT_THE_CUSTOMERS = Text(
+    "An account that is not the customer's was selected.", "所选账户不属于该客户。"
+)
+NO_ACCOUNT = Text("Select at least one account.", "请至少选择一个账户。")
+ONE_DEBTOR_ACCOUNT = Text(
+    "A payment is made from exactly one account: choose the one account to pay from.",
+    "一笔付款只能从一个账户支付：请选择一个付款账户。",
 )
 
 
@@ -362,23 +370,17 @@ class AuthorizationFlow:
     ) -> Completion:
         """Authorise the consent for the selected accounts and issue the code.
 
-        `selected` holds partner-facing account ids; None means every account. With
-        `terms_digest`, the consent must still have the terms the customer confirmed.
+        `selected` holds partner-facing account ids; None means every account, or for a
+        payment the customer's first enabled account. With `terms_digest`, the consent must
+        still have the terms the customer confirmed.
         """
         await self._require_active(pushed)
-        accounts = await self.accounts_of(partner_id, customer)
-        by_id = {self.pairwise.account(partner_id, a.core_ref): a.core_ref for a in accounts}
-        chosen = by_id if selected is None else {i: by_id[i] for i in selected if i in by_id}
-        if selected is not None and len(chosen) != len(set(selected)):
-            raise AccountChoiceError(
-                Text(
-                    "An account that is not the customer's was selected.",
-                    "所选账户不属于该客户。",
-                )
-            )
-        if not chosen:
-            raise AccountChoiceError(Text("Select at least one account.", "请至少选择一个账户。"))
         consent_id = pushed.params["consent_id"]
+        consent = await self.consents.get(consent_id)
+        if consent is None:
+            raise ConsentUnavailable()
+        accounts = await self.accounts_of(partner_id, customer)
+        chosen = self._choose(partner_id, consent.type, accounts, selected)
         psu_id = self.pairwise.customer(partner_id, customer.core_ref)
         async with self.db.transaction() as uow:
             if not await self.requests.consume(uow.conn, pushed.request_uri):
@@ -404,6 +406,35 @@ class AuthorizationFlow:
                 dpop_jkt=pushed.params.get("dpop_jkt"),
             )
         return Completion(self.redirect(pushed, code=code))
+
+    def _choose(
+        self,
+        partner_id: str,
+        consent_type: ConsentType,
+        accounts: list[Account],
+        selected: list[str] | None,
+    ) -> dict[str, str]:
+        """The chosen accounts, partner-facing id to core reference: any number of the
+        customer's accounts, but exactly one (the debtor account) for a payment."""
+        by_id = {self.pairwise.account(partner_id, a.core_ref): a for a in accounts}
+        is_payment = consent_type is ConsentType.PAYMENT
+        if selected is None:
+            picked = accounts
+            if is_payment:
+                # The first enabled account; with none enabled, the first one, so that a
+                # payment from a frozen account can still be tried (the core refuses it).
+                enabled = [a for a in accounts if a.status is AccountStatus.ENABLED]
+                picked = (enabled or accounts)[:1]
+            ids = [self.pairwise.account(partner_id, a.core_ref) for a in picked]
+        else:
+            ids = list(dict.fromkeys(selected))
+            if any(i not in by_id for i in ids):
+                raise AccountChoiceError(NOT_THE_CUSTOMERS)
+        if is_payment and len(ids) != 1:
+            raise AccountChoiceError(ONE_DEBTOR_ACCOUNT)
+        if not ids:
+            raise AccountChoiceError(NO_ACCOUNT)
+        return {i: by_id[i].core_ref for i in ids}
 
     async def deny(self, pushed: PushedRequest) -> Completion:
         """The customer declined: reject the consent and send `access_denied` back."""

@@ -8,11 +8,13 @@ partner's registered redirect URI, where the decision sends the customer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.responses import HTMLResponse
 
+from adapters.contract import Account, AccountStatus
 from adapters.identity import ConsentTerms
 from gateway.errors import PROBLEM_TITLES
 from gateway.http.templates import templates
@@ -21,6 +23,7 @@ from gateway.services import Services
 from policies.errors import ProblemError
 from policies.masking import mask_account_number
 from policies.messages import Text
+from policies.vocabulary import ConsentType
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action {targets}; frame-ancestors 'none'"
 PAGE_HEADERS = {
@@ -46,6 +49,54 @@ PERMISSION_TEXT = {
     "ReadWealth": Text("See wealth holdings", "查看理财持仓"),
     "TradeWealth": Text("Buy and sell wealth products", "买卖理财产品"),
 }
+# What the partner asks for, under the bank's name on every step but the error page.
+SUBTITLES = {
+    ConsentType.ACCOUNT_ACCESS: Text(
+        "{partner} is asking for access to your accounts.", "{partner} 请求访问您的账户信息。"
+    ),
+    ConsentType.PAYMENT: Text(
+        "{partner} is asking you to approve one payment.", "{partner} 请求您批准一笔付款。"
+    ),
+    ConsentType.DEPOSIT: Text(
+        "{partner} is asking for access to your term deposits.",
+        "{partner} 请求访问您的定期存款业务。",
+    ),
+    ConsentType.LOAN: Text(
+        "{partner} is asking for access to your loans and loan applications.",
+        "{partner} 请求访问您的贷款及贷款申请。",
+    ),
+    ConsentType.WEALTH: Text(
+        "{partner} is asking for access to your wealth investments.",
+        "{partner} 请求访问您的理财投资。",
+    ),
+}
+ACCOUNT_NOTES = {
+    AccountStatus.FROZEN: Text("frozen", "已冻结"),
+    AccountStatus.CLOSED: Text("closed", "已销户"),
+}
+ASKING = Text("{partner} is asking for your authorisation.", "{partner} 请求您的授权。")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOption:
+    """One of the customer's accounts on the consent step (`id` is partner-facing)."""
+
+    id: str
+    label: str
+    is_enabled: bool
+    note: Text | None = None
+
+
+def account_option(account_id: str, account: Account) -> AccountOption:
+    """An account as the customer sees it: name, masked number, currency, and its status
+    when it cannot be used."""
+    masked = mask_account_number(account.account_number)
+    return AccountOption(
+        id=account_id,
+        label=f"{account.nickname} {masked} ({account.currency})",
+        is_enabled=account.status is AccountStatus.ENABLED,
+        note=ACCOUNT_NOTES.get(account.status),
+    )
 
 
 def payment_view(terms: ConsentTerms) -> dict[str, str] | None:
@@ -76,6 +127,17 @@ async def partner_name(services: Services, pushed: PushedRequest | None) -> str 
     return partner.name if partner else None
 
 
+def subtitle(partner: str, consent_type: ConsentType | None) -> Text:
+    """What `partner` is asking the customer for, worded by the consent's type."""
+    wording = ASKING if consent_type is None else SUBTITLES[consent_type]
+    return wording.format(partner=partner)
+
+
+async def _consent_type(services: Services, pushed: PushedRequest) -> ConsentType | None:
+    consent = await services.consents.get(str(pushed.params["consent_id"]))
+    return consent.type if consent else None
+
+
 async def render(
     services: Services,
     pushed: PushedRequest | None,
@@ -85,11 +147,16 @@ async def render(
     **context: Any,
 ) -> HTMLResponse:
     """One step of the authorize pages (`login`, `otp`, `consent` or `error`)."""
+    partner = await partner_name(services, pushed)
+    asking = None
+    if partner and pushed is not None and step != "error":
+        asking = subtitle(partner, await _consent_type(services, pushed))
     html = templates.get_template("authorize.html").render(
         step=step,
         base=services.settings.issuer,
         bank_name=BANK_NAME,
-        partner_name=await partner_name(services, pushed),
+        partner_name=partner,
+        subtitle=asking,
         sandbox=services.settings.is_sandbox,
         **context,
     )

@@ -43,9 +43,9 @@ from gateway.oauth.pushed_requests import PushedRequest
 from gateway.oauth.security_events import SecurityEventKind
 from gateway.services import Services
 from policies.errors import ProblemError
-from policies.masking import mask_account_number, mask_mobile
+from policies.masking import mask_mobile
 from policies.messages import Text
-from policies.vocabulary import ConsentStatus
+from policies.vocabulary import ConsentStatus, ConsentType
 
 router = APIRouter(tags=["OAuth 2.0"], include_in_schema=False, route_class=CallRoute)
 PAGES = product("oauth.authorize")
@@ -261,10 +261,7 @@ async def _consent_page(
     partner_id = interaction.partner_id
     accounts = await services.flow.accounts_of(partner_id, customer)
     options = [
-        {
-            "id": services.pairwise.account(partner_id, a.core_ref),
-            "label": f"{a.nickname} {mask_account_number(a.account_number)} ({a.currency})",
-        }
+        page_views.account_option(services.pairwise.account(partner_id, a.core_ref), a)
         for a in accounts
     ]
     terms = terms_of(consent)
@@ -278,6 +275,10 @@ async def _consent_page(
         200 if error is None else 400,
         interaction=_interactions(services).issue(step),
         accounts=options,
+        # A payment is made from one account: the customer picks it, the first enabled
+        # one offered; other consents cover every account ticked.
+        choose_one=consent.type is ConsentType.PAYMENT,
+        preselected=next((o.id for o in options if o.is_enabled), None),
         permissions=page_views.permissions_view(terms),
         payment=page_views.payment_view(terms),
         customer_name=customer.family_name + "**",

@@ -67,22 +67,38 @@ Stream = Literal["stdout", "stderr"]
 
 class _Pending:
     """Routine log lines not yet written: each costs a system call on an unbuffered stream
-    (containers run Python with PYTHONUNBUFFERED), so they are written in batches."""
+    (containers run Python with PYTHONUNBUFFERED), so while a gateway serves they are written
+    in batches. Batching lasts only while someone holds it (`flush_periodically`, which
+    writes the batches); otherwise each line is written at once. The lines logged after an
+    app stops (the server's own shutdown lines) therefore never wait for `atexit`, which does
+    not run when the server ends by re-raising SIGTERM."""
 
     LIMIT = 64 * 1024
 
     def __init__(self) -> None:
         self._lines: list[tuple[Stream, bytes]] = []
         self._size = 0
+        self._holders = 0
         self._lock = threading.Lock()
 
     def add(self, stream: Stream, line: bytes) -> None:
         with self._lock:
             self._lines.append((stream, line))
             self._size += len(line)
-            full = self._size >= self.LIMIT
-        if full:
+            due = self._size >= self.LIMIT or not self._holders
+        if due:
             self.flush()
+
+    def hold(self) -> None:
+        """Batch lines until the matching `release`."""
+        with self._lock:
+            self._holders += 1
+
+    def release(self) -> None:
+        """End one `hold`; write what is pending."""
+        with self._lock:
+            self._holders -= 1
+        self.flush()
 
     def flush(self) -> None:
         with self._lock:
@@ -104,9 +120,9 @@ class _Lines:
     """A structlog logger writing to the current `sys.stdout` or `sys.stderr` (looked up at
     each write, so that a replaced stream, as test runners use, is followed).
 
-    Routine lines (the request log) are batched and written by `flush` (the gateway calls it
-    every quarter second) or when 64 KiB are pending; warnings and errors go out at once,
-    after what is pending, so the order of lines is kept.
+    Routine lines (the request log) are batched while the gateway serves and written by
+    `flush` (every quarter second) or when 64 KiB are pending; warnings and errors go out at
+    once, after what is pending, so the order of lines is kept.
     """
 
     def __init__(self, stream: Stream) -> None:
@@ -130,13 +146,16 @@ def flush() -> None:
 
 
 async def flush_periodically(interval: float = 0.25) -> None:
-    """Flush pending log lines every `interval` seconds until cancelled (then once more)."""
+    """Batch routine log lines and write them every `interval` seconds until cancelled; then
+    write what is pending, and (unless another gateway in the process still batches) write
+    each later line at once."""
+    _PENDING.hold()
     try:
         while True:
             await asyncio.sleep(interval)
             flush()
     finally:
-        flush()
+        _PENDING.release()
 
 
 class _LineHandler(logging.Handler):

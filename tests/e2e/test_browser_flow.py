@@ -159,3 +159,52 @@ class TestBrowserJourney:
         page.wait_for_url(f"{CALLBACK}**")
         assert request.validate_callback(page.url)
         page.close()
+
+    def test_payment_is_paid_from_the_one_account_chosen(
+        self, browser: Any, server: LiveServer
+    ) -> None:
+        """A payment's pages say the partner asks for one payment; the consent step offers the
+        accounts as a labelled group of radio buttons with the first enabled one selected;
+        the account the customer picks is the one the consent records."""
+        base = server.url
+        _, oauth = _partner(base)
+        terms = {
+            "amount": {"value": "120.00", "currency": "CNY"},
+            "creditor": {"account_number": "6217001234567890123", "name": "阳光小学"},
+            "reference": "校服费",
+        }
+        consent_id = _consent(
+            base, oauth, {"type": "payment", "permissions": ["InitiatePayments"], "payment": terms}
+        )
+        request = oauth.authorization_request(scope="payments", consent_id=consent_id)
+        pushed = oauth.pushed_authorization_request(request)
+
+        page = browser.new_page(locale="zh-CN")
+        page.route(f"{CALLBACK}**", lambda route: route.fulfill(status=200, body="partner"))
+        page.goto(f"{base}/oauth/authorize?client_id={oauth.client_id}&request_uri={pushed}")
+        assert "阳光小学 请求您批准一笔付款。" in page.inner_text("main")
+        assert "访问您的账户信息" not in page.inner_text("main")
+        page.fill("#username", "zhang.wei")
+        page.fill("#password", "sandbox")
+        page.click("button[type=submit]")
+        page.fill("#code", "123456")
+        page.click("button[type=submit]")
+        page.wait_for_selector("button[value=approve]")
+        assert "is asking you to approve one payment" in page.inner_text("main")
+        group = page.get_by_role("group", name="选择付款账户 Choose the account to pay from")
+        radios = group.get_by_role("radio")
+        assert radios.count() >= 2
+        assert page.get_by_role("checkbox").count() == 0
+        assert radios.nth(0).is_checked()
+        radios.nth(1).check()
+        assert not radios.nth(0).is_checked()
+        chosen = radios.nth(1).get_attribute("value")
+        page.click("button[value=approve]")
+        page.wait_for_url(f"{CALLBACK}**")
+        assert request.validate_callback(page.url)
+        page.close()
+
+        token = oauth.client_credentials(scope="consents")
+        stored = requests.get(f"{base}/v1/consents/{consent_id}", auth=token, timeout=10)
+        assert stored.status_code == 200, stored.text
+        assert stored.json()["account_ids"] == [chosen]

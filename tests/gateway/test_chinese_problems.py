@@ -118,6 +118,24 @@ class TestWholeChinese:
         assert_whole_chinese(response, *literals)
         assert_english(await client.get(path, headers={**headers, **EN}))
 
+    async def test_a_list_of_choices(self, client: httpx.AsyncClient) -> None:
+        """An unknown sector lists the sectors in Chinese fashion, with no English "or";
+        English keeps its own list, and a listed sector signs up."""
+        signup = {"partner_name": "阳光小学", "sector": "casino", "contact_email": "it@x.example"}
+        response = await client.post("/sandbox/signup", json=signup, headers=ZH)
+        sectors = ("government", "school", "hospital", "transport", "other")
+        problem = assert_whole_chinese(response, "errors", *sectors)
+        [error] = problem["errors"]
+        assert error["path"] == "sector"
+        assert error["message"] == "必须是以下之一：" + "、".join(sectors) + "。"
+        english = await client.post("/sandbox/signup", json=signup, headers=EN)
+        assert_english(english)
+        assert english.json()["errors"][0]["message"] == (
+            "This must be one of: government, school, hospital, transport or other."
+        )
+        control = await client.post("/sandbox/signup", json={**signup, "sector": "transport"})
+        assert control.status_code == 201, control.text
+
     async def test_sandbox_errors(self, client: httpx.AsyncClient) -> None:
         """Sign-up and browserless-consent refusals are Chinese throughout."""
         signup = {"partner_name": "阳光小学", "sector": "school", "contact_email": "it@school"}

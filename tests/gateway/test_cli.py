@@ -100,6 +100,26 @@ class TestCli:
         code, out = run(env, "partners", "list", "--json")
         assert json.loads(out)["data"][-1]["status"] == "suspended"
 
+    @pytest.mark.parametrize(
+        "command", [("partners", "create"), ("clients", "create"), ("keys", "list"), ("serve",)]
+    )
+    def test_help_shows_flags_without_a_value(
+        self, env: dict[str, str], command: tuple[str, ...]
+    ) -> None:
+        """`--help` lists a boolean flag bare (`--json`), never as taking a value."""
+        code, out = run(env, *command, "--help")
+        assert code == 0, out
+        assert "<bool>" not in out
+        options = [line.split() for line in out.splitlines() if line.startswith("  --")]
+        assert ["--json", "Print"] in [words[:2] for words in options], out
+
+    def test_options_with_a_value_say_so_in_help(self, env: dict[str, str]) -> None:
+        """Positive control: an option that takes a value shows what it takes."""
+        code, out = run(env, "partners", "create", "--help")
+        assert code == 0, out
+        assert "--name <str>" in out
+        assert "--sector <str>" in out
+
     def test_bad_input_exits_2(self, env: dict[str, str]) -> None:
         """A bad sector or an unknown partner is a clear error with exit code 2."""
         code, out = run(env, "partners", "create", "--name", "X", "--sector", "casino")

@@ -371,7 +371,7 @@ class TestRequestExpiry:
             form, fields = await otp_form(client, partner, request_uri), {"code": "123456"}
         else:
             form = await consent_form(client, partner, request_uri, payment=True)
-            fields = {"decision": "approve", "accounts": form.checkboxes[0][1]}
+            fields = {"decision": "approve", "accounts": form.radios[0][1]}
         await expire(app, request_uri)
         late = await submit(client, form, **fields)
         assert_back_link(assert_page(late, 410, "Authorization expired"), "invalid_request_uri")
@@ -631,6 +631,28 @@ class TestErrorPages:
         assert_back_link(
             assert_page(page, 410, "Authorization already completed"), "invalid_request_uri"
         )
+
+    @pytest.mark.parametrize(
+        ("name", "back"),
+        [("Sunshine School", "返回 Sunshine School"), ("阳光小学", "返回阳光小学")],
+    )
+    async def test_back_link_names_the_partner(
+        self, client: httpx.AsyncClient, name: str, back: str
+    ) -> None:
+        """The link back names the partner, set off by a space when its name is in Latin
+        letters (Chinese text runs into a Chinese name)."""
+        partner = await sandbox_partner(client, name)
+        request_uri = await pushed_request_uri(client, partner)
+        body = {"request_uri": request_uri, "customer": "zhang.wei"}
+        assert (
+            await client.post("/sandbox/authorize", auth=partner.basic, json=body)
+        ).status_code == 200
+        page = await client.get(
+            "/oauth/authorize", params={"client_id": partner.client_id, "request_uri": request_uri}
+        )
+        assert page.status_code == 410
+        assert back + " " in page.text
+        assert f"Back to {name}" in page.text
 
     async def test_forged_interaction_has_no_link(self, client: httpx.AsyncClient) -> None:
         """An interaction token we did not sign gets a page without a link at every step."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from gateway.telemetry.logging import _Pending
 from tests.factories import customer_grant, customer_headers, json_lines, sandbox_partner
 
 
@@ -47,3 +48,22 @@ class TestNoSecretsInLogs:
             "张",
         ):
             assert secret not in output
+
+
+class TestBatching:
+    def test_lines_wait_only_while_batching_is_held(
+        self, capfd: pytest.CaptureFixture[str]
+    ) -> None:
+        """A routine line is written at once unless a serving gateway holds batching; then it
+        waits for the flush, and releasing the hold writes it."""
+        pending = _Pending()
+        capfd.readouterr()
+        pending.add("stdout", b'{"event": "before"}\n')
+        assert '"before"' in capfd.readouterr().out
+        pending.hold()
+        pending.add("stdout", b'{"event": "during"}\n')
+        assert capfd.readouterr().out == ""
+        pending.release()
+        assert '"during"' in capfd.readouterr().out
+        pending.add("stdout", b'{"event": "after"}\n')
+        assert '"after"' in capfd.readouterr().out

@@ -11,6 +11,8 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
+from tests.factories import pushed_request, sandbox_partner
+
 SNAPSHOT = Path(__file__).with_name("openapi.snapshot.json")
 PROBLEM_REF = "#/components/schemas/Problem"
 
@@ -106,6 +108,36 @@ class TestOpenApiDocument:
         levels = {op["x-api-product"]: op["x-security-level"] for _, _, op in operations(spec)}
         assert levels["accounts.balances.read"] == "A2"
         assert levels["products.deposits.read"] == "A1"
+
+    async def test_sandbox_accounts_are_limited_as_a_list(
+        self, spec: dict[str, Any], client: httpx.AsyncClient
+    ) -> None:
+        """`accounts` ("all" or a list of ids) limits the list to 50 items (`maxItems`) and
+        each id to 64 characters, not the length of a string; 51 ids are a 422 naming
+        `accounts`, while fewer are not refused for their number."""
+        accounts = spec["components"]["schemas"]["AuthorizeRequest"]["properties"]["accounts"]
+        assert "maxLength" not in accounts
+        string, array = accounts["anyOf"]
+        assert string == {"const": "all", "type": "string"}
+        assert array["maxItems"] == 50
+        assert array["items"]["maxLength"] == 64
+        partner = await sandbox_partner(client)
+        request_uri, _ = await pushed_request(client, partner)
+        body = {"request_uri": request_uri, "customer": "zhang.wei"}
+        refused = await client.post(
+            "/sandbox/authorize", json={**body, "accounts": ["acc_x"] * 51}, auth=partner.basic
+        )
+        assert refused.status_code == 422, refused.text
+        errors = refused.json()["errors"]
+        assert {e["path"] for e in errors} == {"accounts"}
+        assert "This must have at most 50 items." in [e["message"] for e in errors]
+        counted = await client.post(
+            "/sandbox/authorize", json={**body, "accounts": ["acc_x"] * 50}, auth=partner.basic
+        )
+        assert counted.status_code == 422
+        assert [e["message"] for e in counted.json()["errors"]] == [
+            "An account that is not the customer's was selected."
+        ]
 
     async def test_matches_the_snapshot(self, spec: dict[str, Any]) -> None:
         """The document changes only on purpose: regenerate the snapshot with

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,8 +14,10 @@ from gateway.errors import PROBLEM_TITLES
 from gateway.oauth.requests import OAUTH_ERRORS, problem_code
 from gateway.portal.guides import GUIDES
 from gateway.portal.problems import problem_pages
+from tests.factories import sandbox_partner
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class TestProblemGuides:
@@ -62,6 +65,25 @@ class TestProblemPages:
         assert "/problems/invalid-client" in types
         for link in types:
             assert (await client.get(link)).status_code == 200, link
+
+    async def test_the_types_the_readme_names_lead_to_pages(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """Every concrete problem `type` the README names is a page, and the one an OAuth
+        error carries is the README's (`invalid_grant` → `/problems/invalid-grant`)."""
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        links = set(re.findall(r"/problems/[a-z0-9-]+\b(?![<\w-])", readme))
+        assert "/problems/invalid-grant" in links
+        for link in links:
+            assert (await client.get(link)).status_code == 200, link
+        partner = await sandbox_partner(client)
+        refused = await client.post(
+            "/oauth/token",
+            data={"grant_type": "authorization_code", "code": "nope", "code_verifier": "x" * 43},
+            auth=partner.basic,
+        )
+        assert refused.json()["error"] == "invalid_grant", refused.text
+        assert refused.json()["type"] == "/problems/invalid-grant"
 
     async def test_an_unknown_code_is_a_not_found_problem(self, client: httpx.AsyncClient) -> None:
         """A code that is not a problem is a 404 problem document; a malformed one a 422."""

@@ -210,6 +210,25 @@ class TestServe:
         assert not any("client_secret" in line for line in lines)
 
 
+class TestShutdown:
+    def test_sigterm_ends_the_log_with_the_shutdown_lines(self, tmp_path: Path) -> None:
+        """SIGTERM, as Kubernetes sends it, stops `obgw serve` gracefully, and its output
+        ends with the application's shutdown lines: nothing logged is left unwritten."""
+        with Serve(tmp_path / "data") as served:
+            with httpx.Client(base_url=served.url) as http:
+                assert http.get("/healthz").status_code == 200
+            served.process.send_signal(signal.SIGTERM)
+            assert served.process.wait(timeout=15) == -signal.SIGTERM
+        lines = json_lines(served.stdout())
+        assert events(lines, "gateway_started")
+        names = [line.get("event", "") for line in lines]
+        last = names[-4:]
+        assert "gateway_stopped" in last, names[-8:]
+        assert "Application shutdown complete." in last, names[-8:]
+        assert names[-1].startswith("Finished server process"), names[-8:]
+        assert names.index("gateway_stopped") > names.index("gateway_started")
+
+
 class TestWorkers:
     def test_workers_without_redis_are_refused(self, tmp_path: Path) -> None:
         """`--workers 4` without Redis exits 2 naming OBGW_REDIS_URL, before creating anything."""

@@ -371,6 +371,24 @@ class TestChallenges:
         control = await client.get(PRODUCTS, headers={"Authorization": f"Bearer {token}"})
         assert control.status_code == 200, control.text
 
+    async def test_sandbox_tooling_says_client_credentials_are_accepted(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """A sandbox route (token or client secret) without credentials says, in both
+        languages, that HTTP Basic client credentials are accepted and challenges with Basic
+        too; a token-only route does not offer them; the client's id and secret pass."""
+        for language in ("en", "zh-CN"):
+            response = await client.get("/sandbox/customers", headers={"Accept-Language": language})
+            body = assert_problem(response, 401, "invalid-token")
+            assert "HTTP Basic" in body["detail"]
+            assert "client_id:client_secret" in body["detail"]
+            assert response.headers["www-authenticate"] == BARE_BASELINE + ', Basic realm="obgw"'
+        token_only = assert_problem(await client.get(PRODUCTS), 401, "invalid-token")
+        assert "Basic" not in token_only["detail"]
+        partner = await sandbox_partner(client)
+        control = await client.get("/sandbox/customers", auth=partner.basic)
+        assert control.status_code == 200, control.text
+
     async def test_refused_bearer_token_is_challenged_as_bearer(
         self, client: httpx.AsyncClient
     ) -> None:
