@@ -80,8 +80,10 @@ class TestTraces:
         assert children == [
             "stage authentication",
             "stage scope",
+            "stage idempotency",
             "stage consent",
             "core accounts.get_balances",
+            "stage idempotency response",
             "stage metrics response",
             "stage request_log response",
         ]
