@@ -13,6 +13,7 @@ from gateway.deps import Call, CallRoute
 from gateway.errors import NotFoundError
 from gateway.http.responses import JsonResponse
 from gateway.http.routing import product
+from gateway.idempotency import answer
 from gateway.payments.service import check_per_consent_cap
 from policies.messages import Text
 
@@ -44,17 +45,25 @@ async def create_consent(call: Call, body: Annotated[ConsentRequest, Body()]) ->
     `/oauth/authorize`. It is `AwaitingAuthorisation` until then."""
     if body.payment is not None:
         await check_per_consent_cap(call.services, call.partner_id, body.payment.amount.value)
-    consent = await call.services.consents.create(
-        partner_id=call.partner_id,
-        client_id=call.grant.client_id,
-        type=body.type,
-        permissions=body.permissions,
-        expires_at=body.expires_at,
-        payment=body.payment.model_dump() if body.payment else None,
-    )
-    return JsonResponse(
-        consent_out(consent), 201, headers={"Location": f"/v1/consents/{consent.id}"}
-    )
+    services = call.services
+    async with services.db.transaction() as uow:
+        consent = await services.consents.create(
+            partner_id=call.partner_id,
+            client_id=call.grant.client_id,
+            type=body.type,
+            permissions=body.permissions,
+            expires_at=body.expires_at,
+            payment=body.payment.model_dump() if body.payment else None,
+            uow=uow,
+        )
+        return await answer(
+            services.idempotency,
+            uow,
+            call.exchange,
+            201,
+            consent_out(consent),
+            {"Location": f"/v1/consents/{consent.id}"},
+        )
 
 
 @router.get(

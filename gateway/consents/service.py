@@ -51,7 +51,10 @@ class ConsentService:
         permissions: list[str],
         expires_at: datetime | None,
         payment: dict[str, Any] | None = None,
+        uow: UnitOfWork | None = None,
     ) -> Consent:
+        """A new consent awaiting the customer, written in `uow` when given (so that an
+        idempotency key's answer commits with it), else in a unit of work of its own."""
         created = utcnow()
         consent = Consent(
             new_id("cns"),
@@ -65,8 +68,11 @@ class ConsentService:
             created,
             payment,
         )
-        async with self.db.transaction() as uow:
+        if uow is not None:
             await self.store.insert(uow.conn, consent)
+            return consent
+        async with self.db.transaction() as own:
+            await self.store.insert(own.conn, consent)
         return consent
 
     async def get(self, consent_id: str) -> Consent | None:
