@@ -214,7 +214,7 @@ class ClockAdvance(_Body):
     """How far to move the partner's virtual clock (forward only; at least one hour)."""
 
     days: int = Field(default=0, ge=0, le=366, examples=[1])
-    hours: int = Field(default=0, ge=0, le=24 * 366, examples=[0])
+    hours: int = Field(default=0, ge=0, le=24 * 366, examples=[0], validate_default=True)
 
     @field_validator("hours")
     @classmethod

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from gateway.clock import CHINA_TZ
 from tests.factories import (
     CustomerGrant,
     Partner,
@@ -156,3 +158,74 @@ class TestAccessMatrix:
             payment_path, headers=customer_headers(client, basic, "GET", payment_path)
         )
         assert answer.status_code == 403
+
+
+class TestPartnerResources:
+    async def test_bills_belong_to_their_partner(self, client: httpx.AsyncClient) -> None:
+        """Another partner's bill is 404 on every bill route and at the sandbox bank, with
+        nothing of it in the body; the owner reads, pays and lists it."""
+        owner, other = await sandbox_partner(client), await sandbox_partner(client)
+        owner_auth = {
+            "Authorization": f"Bearer {await partner_token(client, owner, 'collections')}"
+        }
+        other_auth = {
+            "Authorization": f"Bearer {await partner_token(client, other, 'collections')}"
+        }
+        due = (datetime.now(CHINA_TZ).date() + timedelta(days=10)).isoformat()
+        created = await client.post(
+            "/v1/collections/bills",
+            json={
+                "payer_reference": "S-0001",
+                "payer_name": "王小明",
+                "amount": {"value": "88.00", "currency": "CNY"},
+                "due_date": due,
+                "category": "tuition",
+                "description": "term fee",
+            },
+            headers={**owner_auth, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert created.status_code == 201, created.text
+        bill = created.json()
+        path = f"/v1/collections/bills/{bill['bill_id']}"
+        secrets = [bill["pay_code"], "王小明", "S-0001"]
+        refusals = [
+            await client.get(path, headers=other_auth),
+            await client.post(f"{path}/cancel", headers=other_auth),
+            await client.post(f"/sandbox/bills/{bill['bill_id']}/pay", auth=other.basic),
+        ]
+        for refused in refusals:
+            assert refused.status_code == 404, refused.text
+            assert all(secret not in refused.text for secret in secrets)
+        listed = await client.get("/v1/collections/bills", headers=other_auth)
+        assert listed.json()["data"] == []
+        assert (await client.get(path, headers=owner_auth)).status_code == 200
+        paid = await client.post(f"/sandbox/bills/{bill['bill_id']}/pay", auth=owner.basic)
+        assert paid.status_code == 200, paid.text
+        today = datetime.now(CHINA_TZ).date().isoformat()
+        theirs = await client.get(f"/v1/collections/statements/{today}", headers=other_auth)
+        assert theirs.json()["items"] == []
+        ours = await client.get(f"/v1/collections/statements/{today}", headers=owner_auth)
+        assert [i["bill_id"] for i in ours.json()["items"]] == [bill["bill_id"]]
+
+
+class TestSandboxInput:
+    async def test_clock_advance_names_bad_fields(self, client: httpx.AsyncClient) -> None:
+        """A negative, non-integer, empty or unknown advance is a 422 naming the field; the
+        clock does not move."""
+        partner = await sandbox_partner(client)
+        for body, path in (
+            ({"days": -1}, "days"),
+            ({"hours": "soon"}, "hours"),
+            ({"days": 1, "weeks": 1}, "weeks"),
+            ({}, "hours"),
+            ({"days": 400}, "days"),
+        ):
+            refused = await client.post("/sandbox/clock/advance", json=body, auth=partner.basic)
+            assert refused.status_code == 422, (body, refused.text)
+            assert any(path in e["path"] for e in refused.json()["errors"]), refused.json()
+        moved = await client.post("/sandbox/clock/advance", json={"hours": 2}, auth=partner.basic)
+        assert moved.status_code == 200
+        now = datetime.fromisoformat(moved.json()["now"].replace("Z", "+00:00"))
+        assert (
+            timedelta(hours=1, minutes=59) < now - datetime.now(UTC) < timedelta(hours=2, minutes=1)
+        )
