@@ -184,8 +184,10 @@ class SandboxCore:
     async def current_time(self, partner_id: str) -> datetime:
         """The partner's virtual time, its offset read from the store when this replica's is
         older than `refresh_after` seconds (the world itself is not rebuilt)."""
-        _, read_at = self._clocks.get(partner_id, (0, float("-inf")))
+        offset, read_at = self._clocks.get(partner_id, (0, float("-inf")))
         if time.monotonic() - read_at >= self.refresh_after:
+            if read_at > float("-inf"):
+                self._clocks[partner_id] = (offset, time.monotonic())  # one reader at a time
             state = await self.store.state(partner_id)
             self._clocks[partner_id] = (state.clock_offset if state else 0, time.monotonic())
         return self.now(partner_id)
@@ -225,6 +227,10 @@ class SandboxCore:
         if entry is not None and time.monotonic() - entry.checked < self.refresh_after:
             self._worlds.move_to_end(partner_id)
             return entry.world
+        if entry is not None:
+            # One caller reads the store; the others keep using the world meanwhile (a herd
+            # of reads each second would queue every request in flight behind them).
+            entry.checked = time.monotonic()
         state = await self.store.state(partner_id)
         if state is None:
             async with self.store.world(partner_id, self._initial(partner_id)):
