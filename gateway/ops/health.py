@@ -1,8 +1,9 @@
 """Liveness and readiness probes.
 
-Readiness is this pod's own ability to serve: its database, its Redis (when configured) and
-a revocation feed that is keeping up (a pod that cannot see revocations must not admit
-tokens). The core's health and breaker are reported but never make a pod unready: every
+Readiness is this pod's own ability to serve: its database, its Redis (when configured), a
+revocation feed that is keeping up (a pod that cannot see revocations must not admit
+tokens) and signing keys read recently (a pod that missed a key's revocation must not trust
+it). The core's health and breaker are reported but never make a pod unready: every
 replica shares the core, and taking them all out of service would turn a degraded core into
 a complete outage.
 """
@@ -43,7 +44,12 @@ class CoreReport(TypedDict):
     closed(
         {
             "status": "ready",
-            "checks": {"database": "ok", "revocation_feed": "ok", "redis": "ok"},
+            "checks": {
+                "database": "ok",
+                "revocation_feed": "ok",
+                "signing_keys": "ok",
+                "redis": "ok",
+            },
             "core": {
                 "name": "fineract",
                 "status": "down",
@@ -59,7 +65,7 @@ class Readiness(TypedDict):
     status: Literal["ready", "unavailable"]
     checks: Annotated[
         dict[str, Literal["ok", "failing"]],
-        Field(description="database, revocation_feed, and redis when configured"),
+        Field(description="database, revocation_feed, signing_keys, and redis when configured"),
     ]
     core: CoreReport
 
@@ -89,6 +95,8 @@ async def readyz(call: Call) -> Response:
     checks = {"database": await services.db.ping()}
     lag = services.revocation_feed.lag()
     checks["revocation_feed"] = lag is not None and lag < FEED_STALE_AFTER
+    keys_lag = services.keys.lag()
+    checks["signing_keys"] = keys_lag is not None and keys_lag < FEED_STALE_AFTER
     if services.redis is not None:
         try:
             checks["redis"] = bool(await asyncio.wait_for(services.redis.ping(), 0.5))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from gateway.app import create_app
 from tests.conftest import REDIS_URL, make_settings, service_missing
+from tests.factories import services_of
 
 
 class TestProbes:
@@ -18,7 +21,11 @@ class TestProbes:
         ready = await client.get("/readyz")
         assert ready.status_code == 200
         body = ready.json()
-        assert body["checks"] == {"database": "ok", "revocation_feed": "ok"}
+        assert body["checks"] == {
+            "database": "ok",
+            "revocation_feed": "ok",
+            "signing_keys": "ok",
+        }
         assert body["core"] == {
             "name": "sandbox",
             "status": "up",
@@ -55,6 +62,20 @@ class TestProbes:
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"] == "failing"
         assert "127.0.0.1:1" not in ready.text
+
+    async def test_stale_signing_keys_make_a_pod_unready(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        """A pod whose signing-key feed has not read the keys for seconds is unready (it
+        could still trust a revoked key); reading them again makes it ready."""
+        keys = services_of(app).keys
+        assert (await client.get("/readyz")).status_code == 200
+        keys.last_polled = asyncio.get_running_loop().time() - 60
+        stale = await client.get("/readyz")
+        assert stale.status_code == 503
+        assert stale.json()["checks"]["signing_keys"] == "failing"
+        await keys.poll()
+        assert (await client.get("/readyz")).status_code == 200
 
 
 class TestPortal:
