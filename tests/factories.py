@@ -262,9 +262,25 @@ async def customer_grant(
     )
     par = await client.post("/oauth/par", data=form, auth=partner.basic)
     assert par.status_code == 201, par.text
+    return await approve_and_exchange(
+        client, partner, par.json()["request_uri"], verifier, consent_id, key, customer
+    )
+
+
+async def approve_and_exchange(
+    client: httpx.AsyncClient,
+    partner: Partner,
+    request_uri: str,
+    verifier: str,
+    consent_id: str,
+    key: DPoPKey | None,
+    customer: str = "zhang.wei",
+) -> CustomerGrant:
+    """The customer approves a pushed request (`/sandbox/authorize`); the code becomes tokens
+    (DPoP-bound with `key`)."""
     approved = await client.post(
         "/sandbox/authorize",
-        json={"request_uri": par.json()["request_uri"], "customer": customer},
+        json={"request_uri": request_uri, "customer": customer},
         auth=partner.basic,
     )
     assert approved.status_code == 200, approved.text
@@ -320,27 +336,9 @@ async def payment_grant(
     key = DPoPKey.generate(alg="ES256")
     par, verifier = await push(client, partner, consent_id, scope="payments", dpop_jkt=key.dpop_jkt)
     assert par.status_code == 201, par.text
-    approved = await client.post(
-        "/sandbox/authorize",
-        json={"request_uri": par.json()["request_uri"], "customer": customer},
-        auth=partner.basic,
+    grant = await approve_and_exchange(
+        client, partner, par.json()["request_uri"], verifier, consent_id, key, customer
     )
-    assert approved.status_code == 200, approved.text
-    code = httpx.URL(approved.json()["redirect_to"]).params["code"]
-    issued = await client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": CALLBACK,
-            "code_verifier": verifier,
-        },
-        auth=partner.basic,
-        headers={"DPoP": dpop_proof(key, "POST", str(client.base_url) + "/oauth/token")},
-    )
-    assert issued.status_code == 200, issued.text
-    body = issued.json()
-    grant = CustomerGrant(body["access_token"], body["refresh_token"], consent_id, key)
     read = await client.get(
         f"/v1/consents/{consent_id}",
         headers={"Authorization": f"Bearer {await partner_token(client, partner, 'consents')}"},
