@@ -85,6 +85,11 @@ CONSENT_REVOKED = Text(
     "consent (POST /v1/consents, then authorisation).",
     "此令牌所依据的客户授权已被撤销：请重新请求客户授权（POST /v1/consents 后由客户确认）。",
 )
+CONSENT_EXPIRED = Text(
+    "The customer's consent behind this token has expired: ask the customer for a new "
+    "consent (POST /v1/consents, then authorisation).",
+    "此令牌所依据的客户授权已过期：请重新请求客户授权（POST /v1/consents 后由客户确认）。",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +173,8 @@ class AccessTokenVerifier:
             raise InvalidTokenError(CLIENT_REVOKED, code="client-revoked")
         if revoked("consent", grant.consent_id):
             raise InvalidTokenError(CONSENT_REVOKED, code="consent-revoked")
+        if revoked("consent_expired", grant.consent_id):
+            raise InvalidTokenError(CONSENT_EXPIRED, code="consent-expired")
         return grant
 
     def _verify_uncached(self, token: str, now: float) -> AccessGrant:

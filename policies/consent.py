@@ -38,7 +38,7 @@ class ConsentCache:
         revocations.on_revoke(self._evict)
 
     def _evict(self, kind: str, value: str) -> None:
-        if kind == "consent":
+        if kind in ("consent", "consent_expired"):
             self.invalidate(value)
 
     def invalidate(self, consent_id: str) -> None:

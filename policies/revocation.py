@@ -12,9 +12,11 @@ from collections.abc import Callable
 
 
 class RevocationList:
-    """Revoked ids by kind (`jti`, `consent`, `client`, `partner`), each with an expiry."""
+    """Revoked ids by kind, each with an expiry: `jti`, `consent` (revoked), `consent_expired`
+    (ended by its expiry; its tokens are refused with a code that says so), `client`,
+    `partner`."""
 
-    KINDS = ("jti", "consent", "client", "partner")
+    KINDS = ("jti", "consent", "consent_expired", "client", "partner")
 
     def __init__(self) -> None:
         self._revoked: dict[str, dict[str, float]] = {k: {} for k in self.KINDS}

@@ -123,7 +123,8 @@ class ConsentService:
         await self.store.set_status(uow.conn, consent.id, status, at=at)
         await self.refresh_tokens.revoke_for_consent(uow.conn, consent.id)
         until = max(consent.expires_at or at, utcnow()) + timedelta(days=1)
-        await self.revocations.record(uow, "consent", consent.id, until)
+        kind = "consent_expired" if status is ConsentStatus.EXPIRED else "consent"
+        await self.revocations.record(uow, kind, consent.id, until)
         await self.outbox.add(
             uow.conn,
             Event(

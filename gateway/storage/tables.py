@@ -128,7 +128,8 @@ revocations = sa.Table(
         primary_key=True,
         autoincrement=True,
     ),
-    sa.Column("kind", sa.String(20), nullable=False),  # jti | consent | client | partner
+    # jti | consent | consent_expired | client | partner
+    sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("value", sa.String(200), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),

@@ -77,7 +77,7 @@ class TestConsentExpiry:
         assert await consent_status(client, partner, grant.consent_id) == "Expired"
         denied = await customer_get(client, grant, "/v1/accounts")
         assert denied.status_code == 401, denied.text
-        assert denied.json()["code"].startswith("consent-")  # ask the customer again
+        assert denied.json()["code"] == "consent-expired"  # ask the customer again
         assert "CNY" not in denied.text
         assert await refresh(client, partner, grant) == 400
         [event] = await partner_events(client, partner)
