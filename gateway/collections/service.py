@@ -391,7 +391,7 @@ class BillService:
     async def process_due(self, partner_id: str | None, now: datetime) -> dict[str, int]:
         """Expire Open, unheld bills due before `business_day(now)`, and settle bank-channel
         payments whose `settles_at` is not after `now` (Paid at `settles_at`); for one
-        partner, or every partner (`None`, the housekeeper with the wall clock).
+        partner, or every partner (`None`, the periodic due work on the wall clock).
 
         Idempotent and safe on several replicas at once: every change is a conditional
         update, and only the one that changed a row writes its event.
@@ -431,10 +431,6 @@ class BillService:
                         done["bills_settled"] += 1
             if len(overdue) < BATCH and len(settling) < BATCH:
                 return done
-
-    async def process_all_due(self) -> int:
-        """The housekeeper's job: `process_due` for every partner on the wall clock."""
-        return sum((await self.process_due(None, utcnow())).values())
 
     # Helpers
 

@@ -69,6 +69,28 @@ def _consent(base: str, oauth: OAuth2Client, body: dict[str, Any]) -> str:
     return str(response.json()["consent_id"])
 
 
+def _payment_pages(
+    browser: Any, base: str, oauth: OAuth2Client, value: str, reference: str
+) -> tuple[Any, Any, str]:
+    """A payment consent to 阳光小学 pushed, and a Chinese browser page at its authorize URL
+    (the partner's callback answered in the browser): (authorization request, page,
+    consent id)."""
+    terms = {
+        "amount": {"value": value, "currency": "CNY"},
+        "creditor": {"account_number": "6217001234567890123", "name": "阳光小学"},
+        "reference": reference,
+    }
+    consent_id = _consent(
+        base, oauth, {"type": "payment", "permissions": ["InitiatePayments"], "payment": terms}
+    )
+    request = oauth.authorization_request(scope="payments", consent_id=consent_id)
+    pushed = oauth.pushed_authorization_request(request)
+    page = browser.new_page(locale="zh-CN")
+    page.route(f"{CALLBACK}**", lambda route: route.fulfill(status=200, body="partner"))
+    page.goto(f"{base}/oauth/authorize?client_id={oauth.client_id}&request_uri={pushed}")
+    return request, page, consent_id
+
+
 class TestBrowserJourney:
     def test_customer_logs_in_and_approves_in_the_browser(
         self, browser: Any, server: LiveServer
@@ -129,20 +151,7 @@ class TestBrowserJourney:
         approval, and the approval still reaches the partner."""
         base = server.url
         _, oauth = _partner(base)
-        terms = {
-            "amount": {"value": "3800.00", "currency": "CNY"},
-            "creditor": {"account_number": "6217001234567890123", "name": "阳光小学"},
-            "reference": "2026 秋季学费 张小明",
-        }
-        consent_id = _consent(
-            base, oauth, {"type": "payment", "permissions": ["InitiatePayments"], "payment": terms}
-        )
-        request = oauth.authorization_request(scope="payments", consent_id=consent_id)
-        pushed = oauth.pushed_authorization_request(request)
-
-        page = browser.new_page(locale="zh-CN")
-        page.route(f"{CALLBACK}**", lambda route: route.fulfill(status=200, body="partner"))
-        page.goto(f"{base}/oauth/authorize?client_id={oauth.client_id}&request_uri={pushed}")
+        request, page, _ = _payment_pages(browser, base, oauth, "3800.00", "2026 秋季学费 张小明")
         page.fill("#username", "zhang.wei")
         page.fill("#password", "sandbox")
         page.click("button[type=submit]")
@@ -168,20 +177,7 @@ class TestBrowserJourney:
         the account the customer picks is the one the consent records."""
         base = server.url
         _, oauth = _partner(base)
-        terms = {
-            "amount": {"value": "120.00", "currency": "CNY"},
-            "creditor": {"account_number": "6217001234567890123", "name": "阳光小学"},
-            "reference": "校服费",
-        }
-        consent_id = _consent(
-            base, oauth, {"type": "payment", "permissions": ["InitiatePayments"], "payment": terms}
-        )
-        request = oauth.authorization_request(scope="payments", consent_id=consent_id)
-        pushed = oauth.pushed_authorization_request(request)
-
-        page = browser.new_page(locale="zh-CN")
-        page.route(f"{CALLBACK}**", lambda route: route.fulfill(status=200, body="partner"))
-        page.goto(f"{base}/oauth/authorize?client_id={oauth.client_id}&request_uri={pushed}")
+        request, page, consent_id = _payment_pages(browser, base, oauth, "120.00", "校服费")
         assert "阳光小学 请求您批准一笔付款。" in page.inner_text("main")
         assert "访问您的账户信息" not in page.inner_text("main")
         page.fill("#username", "zhang.wei")
